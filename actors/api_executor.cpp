@@ -1,0 +1,38 @@
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/engine.hpp"
+#include "actors/log.hpp"
+#include "actors/metrics.hpp"
+#include "persistence/db.hpp"
+
+namespace orch::actors {
+namespace {
+
+struct api_state {
+  std::unique_ptr<persistence::session> db;
+};
+
+caf::behavior api_actor(caf::stateful_actor<api_state>* self, std::string url) {
+  self->state.db = std::make_unique<persistence::session>(std::move(url));
+  return {
+      [=](api_call& call) {
+        global_metrics().messages("api").Increment();
+        try {
+          call.fn(*self->state.db);
+        } catch (const std::exception& e) {
+          // Calls answer their own requests; anything escaping is a bug to log, not a crash.
+          log_error("api", std::string("unhandled error in API call: ") + e.what());
+        }
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_api_executor(caf::actor_system& sys, const std::string& database_url) {
+  return sys.spawn<caf::detached>(api_actor, database_url);
+}
+
+}  // namespace orch::actors

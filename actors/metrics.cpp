@@ -1,0 +1,121 @@
+#include "actors/metrics.hpp"
+
+namespace orch::actors {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+prometheus::Histogram::BucketBoundaries latency_buckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+}
+
+}  // namespace
+
+metrics::metrics()
+    : tasks_total(BuildCounter()
+                      .Name("orchestrator_tasks_total")
+                      .Help("Finished run attempts by status")
+                      .Register(*registry)),
+      task_duration(BuildHistogram()
+                        .Name("orchestrator_task_duration_seconds")
+                        .Help("Run duration from start to finish")
+                        .Register(*registry)
+                        .Add({}, latency_buckets())),
+      steps_total(BuildCounter()
+                      .Name("orchestrator_pipeline_steps_total")
+                      .Help("Executed steps by kind and status")
+                      .Register(*registry)),
+      queue_depth(BuildGauge()
+                      .Name("orchestrator_queue_depth")
+                      .Help("Pending runs")
+                      .Register(*registry)
+                      .Add({})),
+      queue_running(BuildGauge()
+                        .Name("orchestrator_queue_running")
+                        .Help("Running runs")
+                        .Register(*registry)
+                        .Add({})),
+      scheduler_drift(BuildHistogram()
+                          .Name("orchestrator_scheduler_drift_seconds")
+                          .Help("Delay between a fire time and the run's creation")
+                          .Register(*registry)
+                          .Add({}, latency_buckets())),
+      schedule_triggers(BuildCounter()
+                            .Name("orchestrator_schedule_triggers_total")
+                            .Help("Runs created by schedules")
+                            .Register(*registry)
+                            .Add({})),
+      missed_schedules(BuildCounter()
+                           .Name("orchestrator_missed_schedules_total")
+                           .Help("Fire times dropped by the misfire policy")
+                           .Register(*registry)
+                           .Add({})),
+      overlap_skips(BuildCounter()
+                        .Name("orchestrator_schedule_overlap_skips_total")
+                        .Help("Fires skipped because a run of the schedule was active")
+                        .Register(*registry)
+                        .Add({})),
+      worker_active_jobs(BuildGauge()
+                             .Name("orchestrator_worker_active_jobs")
+                             .Help("Runs executing on this node")
+                             .Register(*registry)
+                             .Add({})),
+      worker_capacity(BuildGauge()
+                          .Name("orchestrator_worker_capacity")
+                          .Help("Worker slots on this node")
+                          .Register(*registry)
+                          .Add({})),
+      worker_job_duration(BuildHistogram()
+                              .Name("orchestrator_worker_job_duration_seconds")
+                              .Help("Time a worker spent on one attempt")
+                              .Register(*registry)
+                              .Add({}, latency_buckets())),
+      worker_errors(BuildCounter()
+                        .Name("orchestrator_worker_errors_total")
+                        .Help("Failed attempts by error code")
+                        .Register(*registry)),
+      actor_restarts(BuildCounter()
+                         .Name("orchestrator_actor_restarts_total")
+                         .Help("Actor restarts by supervisors")
+                         .Register(*registry)),
+      actor_mailbox(BuildGauge()
+                        .Name("orchestrator_actor_mailbox_size")
+                        .Help("Messages waiting in an actor's mailbox")
+                        .Register(*registry)),
+      actor_messages(BuildCounter()
+                         .Name("orchestrator_actor_messages_total")
+                         .Help("Messages handled by an actor")
+                         .Register(*registry)),
+      stale_completions(BuildCounter()
+                            .Name("orchestrator_stale_completions_total")
+                            .Help("Completions rejected by the lease fence")
+                            .Register(*registry)
+                            .Add({})),
+      leases_requeued(BuildCounter()
+                          .Name("orchestrator_leases_requeued_total")
+                          .Help("Runs put back after a lost lease")
+                          .Register(*registry)
+                          .Add({})),
+      runs_pruned(BuildCounter()
+                      .Name("orchestrator_runs_pruned_total")
+                      .Help("Finished runs deleted by the retention policy")
+                      .Register(*registry)
+                      .Add({})),
+      http_requests(BuildCounter()
+                        .Name("orchestrator_http_requests_total")
+                        .Help("HTTP responses by status code")
+                        .Register(*registry)),
+      db_errors(BuildCounter()
+                    .Name("orchestrator_db_errors_total")
+                    .Help("Failed database calls")
+                    .Register(*registry)
+                    .Add({})) {}
+
+metrics& global_metrics() {
+  static metrics m;
+  return m;
+}
+
+}  // namespace orch::actors

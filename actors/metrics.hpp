@@ -1,0 +1,54 @@
+#pragma once
+/// \file metrics.hpp The node's Prometheus metrics (names from DESIGN.md section 6).
+
+#include <memory>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace orch::actors {
+
+/// Every metric of a node. Thread-safe: prometheus-cpp metrics are atomic.
+struct metrics {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+
+  prometheus::Family<prometheus::Counter>& tasks_total;
+  prometheus::Histogram& task_duration;
+  prometheus::Family<prometheus::Counter>& steps_total;
+  prometheus::Gauge& queue_depth;
+  prometheus::Gauge& queue_running;
+  prometheus::Histogram& scheduler_drift;
+  prometheus::Counter& schedule_triggers;
+  prometheus::Counter& missed_schedules;
+  prometheus::Counter& overlap_skips;
+  prometheus::Gauge& worker_active_jobs;
+  prometheus::Gauge& worker_capacity;
+  prometheus::Histogram& worker_job_duration;
+  prometheus::Family<prometheus::Counter>& worker_errors;
+  prometheus::Family<prometheus::Counter>& actor_restarts;
+  prometheus::Family<prometheus::Gauge>& actor_mailbox;
+  prometheus::Family<prometheus::Counter>& actor_messages;
+  prometheus::Counter& stale_completions;
+  prometheus::Counter& leases_requeued;
+  prometheus::Counter& runs_pruned;
+  prometheus::Family<prometheus::Counter>& http_requests;
+  prometheus::Counter& db_errors;
+
+  metrics();
+
+  /// orchestrator_tasks_total{status}.
+  prometheus::Counter& tasks(const std::string& status) { return tasks_total.Add({{"status", status}}); }
+  /// orchestrator_actor_messages_total{actor}.
+  prometheus::Counter& messages(const std::string& actor) {
+    return actor_messages.Add({{"actor", actor}});
+  }
+};
+
+/// The process-wide metrics.
+metrics& global_metrics();
+
+}  // namespace orch::actors

@@ -1,0 +1,177 @@
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/engine.hpp"
+#include "actors/log.hpp"
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "persistence/db.hpp"
+#include "persistence/misc_repos.hpp"
+#include "persistence/run_repo.hpp"
+
+namespace orch::actors {
+namespace {
+
+struct recorder_state {
+  std::unique_ptr<persistence::session> db;
+  std::vector<run_result> results;
+  std::vector<log_line_msg> logs;
+  bool flush_scheduled = false;
+  millis retry_delay{50};
+};
+
+persistence::completion to_completion(const run_result& r) {
+  persistence::completion c;
+  c.id = r.run_id;
+  c.attempt = r.attempt;
+  c.owner = r.owner;
+  c.status = r.status;
+  if (!r.output.empty() || r.status == "succeeded") c.output = r.output;
+  if (!r.error_code.empty()) {
+    c.error_code = r.error_code;
+    c.error_message = r.error_message;
+  }
+  c.available_at = from_epoch_ms(r.available_at_ms);
+  c.release = r.release;
+  for (const auto& s : r.steps) {
+    step_record rec;
+    rec.index = s.index;
+    rec.name = s.name;
+    rec.status = s.status;
+    rec.attempt = r.attempt;
+    if (s.started_ms != 0) rec.started_at = from_epoch_ms(s.started_ms);
+    if (s.finished_ms != 0) rec.finished_at = from_epoch_ms(s.finished_ms);
+    if (s.has_exit_code) rec.exit_code = s.exit_code;
+    if (s.http_status != 0) rec.http_status = s.http_status;
+    rec.output = s.output;
+    if (!s.error_code.empty()) {
+      rec.error_code = s.error_code;
+      rec.error_message = s.error_message;
+    }
+    c.steps.push_back(std::move(rec));
+  }
+  return c;
+}
+
+void count(const run_result& r) {
+  auto& m = global_metrics();
+  if (r.release) return;
+  m.tasks(r.status == "pending" ? "retrying" : r.status).Increment();
+  if (r.status != "succeeded" && !r.error_code.empty()) {
+    m.worker_errors.Add({{"code", r.error_code}}).Increment();
+  }
+  if (r.finished_ms > r.started_ms && r.started_ms > 0) {
+    m.task_duration.Observe(static_cast<double>(r.finished_ms - r.started_ms) / 1000.0);
+  }
+  for (const auto& s : r.steps) m.steps_total.Add({{"status", s.status}}).Increment();
+}
+
+caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_settings cfg,
+                             std::shared_ptr<node_state> node) {
+  self->state.db = std::make_unique<persistence::session>(cfg.database_url);
+  // Results held by a crashed predecessor are gone; their runs are released by
+  // the next incarnation of the pool.
+  node->unrecorded = 0;
+  self->system().registry().put(recorder_key, caf::actor_cast<caf::strong_actor_ptr>(self));
+
+  auto flush = [=] {
+    auto& st = self->state;
+    st.flush_scheduled = false;
+    bool failed = false;
+    if (!st.logs.empty()) {
+      std::vector<persistence::new_log_line> lines;
+      lines.reserve(st.logs.size());
+      for (auto& l : st.logs) {
+        lines.push_back({l.run_id, l.attempt, from_epoch_ms(l.ts_ms), std::move(l.stream),
+                         std::move(l.step), std::move(l.line)});
+      }
+      auto res = persistence::log_repo::append(*st.db, lines);
+      if (res) {
+        st.logs.clear();
+      } else {
+        failed = true;
+        // Restore what was moved out so nothing is lost on retry.
+        for (std::size_t i = 0; i < lines.size(); ++i) {
+          st.logs[i].stream = std::move(lines[i].stream);
+          st.logs[i].step = std::move(lines[i].step);
+          st.logs[i].line = std::move(lines[i].line);
+        }
+      }
+    }
+    if (!st.results.empty() && !failed) {
+      std::size_t n = std::min<std::size_t>(st.results.size(),
+                                            static_cast<std::size_t>(cfg.completion_batch));
+      std::vector<persistence::completion> batch;
+      batch.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) batch.push_back(to_completion(st.results[i]));
+      auto applied = persistence::run_repo::complete(*st.db, batch);
+      if (applied) {
+        auto stale = static_cast<long long>(n) - static_cast<long long>(applied->size());
+        if (stale > 0) {
+          global_metrics().stale_completions.Increment(static_cast<double>(stale));
+          log_limited(log_level::warning, "recorder.stale", "recorder",
+                      std::to_string(stale) + " stale completion(s) rejected by the lease fence");
+        }
+        for (std::size_t i = 0; i < n; ++i) count(st.results[i]);
+        st.results.erase(st.results.begin(), st.results.begin() + static_cast<long>(n));
+        node->unrecorded -= static_cast<int>(n);
+      } else {
+        failed = true;
+        global_metrics().db_errors.Increment();
+        log_limited(log_level::error, "recorder.db", "recorder",
+                    "recording results failed: " + applied.error().message);
+      }
+    }
+    if (failed) {
+      st.flush_scheduled = true;
+      self->delayed_send(self, st.retry_delay, flush_atom::value);
+      st.retry_delay = std::min(st.retry_delay * 2, millis(2000));
+    } else {
+      st.retry_delay = millis(50);
+      if (!st.results.empty() || !st.logs.empty()) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+    }
+  };
+  auto schedule = [=] {
+    auto& st = self->state;
+    if (st.results.size() >= static_cast<std::size_t>(cfg.completion_batch)) {
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+      return;
+    }
+    if (st.flush_scheduled) return;
+    st.flush_scheduled = true;
+    self->delayed_send(self, cfg.completion_flush, flush_atom::value);
+  };
+
+  return {
+      [=](run_result& r) {
+        global_metrics().messages("recorder").Increment();
+        ++node->unrecorded;
+        self->state.results.push_back(std::move(r));
+        schedule();
+      },
+      [=](log_batch& b) {
+        auto& logs = self->state.logs;
+        for (auto& l : b.lines) logs.push_back(std::move(l));
+        schedule();
+      },
+      [=](flush_atom) { flush(); },
+      [=](crash_atom) -> caf::result<void> { throw std::runtime_error("injected recorder crash"); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_recorder(caf::actor_system& sys, const engine_settings& cfg,
+                          std::shared_ptr<node_state> node) {
+  return sys.spawn<caf::detached>(recorder_actor, cfg, std::move(node));
+}
+
+}  // namespace orch::actors

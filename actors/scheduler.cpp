@@ -1,0 +1,109 @@
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/engine.hpp"
+#include "actors/log.hpp"
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "persistence/db.hpp"
+#include "persistence/schedule_repo.hpp"
+
+namespace orch::actors {
+namespace {
+
+struct scheduler_state {
+  std::unique_ptr<persistence::session> db;
+  bool leader = false;
+  unsigned long long generation = 0;
+};
+
+caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine_settings cfg,
+                              std::shared_ptr<node_state> node) {
+  self->state.db = std::make_unique<persistence::session>(cfg.database_url);
+  self->system().registry().put(scheduler_key, caf::actor_cast<caf::strong_actor_ptr>(self));
+  node->scheduler_ok = true;
+  self->attach_functor([=](const caf::error&) {
+    node->is_leader = false;
+    node->scheduler_ok = false;
+  });
+
+  auto lose_leadership = [=](const std::string& why) {
+    auto& s = self->state;
+    if (s.leader) log_warning("scheduler", "leadership lost: " + why);
+    s.leader = false;
+    node->is_leader = false;
+    // Closing the connection releases the advisory lock if it is still held.
+    s.db->reset();
+  };
+
+  // One tick: take or confirm leadership, fire what is due, sleep until the next fire.
+  auto tick = [=]() -> millis {
+    auto& s = self->state;
+    if (!s.leader) {
+      auto got = persistence::schedule_repo::try_lead(*s.db, scheduler_leader_key);
+      if (!got || !*got) return millis(1000);
+      s.leader = true;
+      node->is_leader = true;
+      log_info("scheduler", "this node leads the schedules");
+    }
+    auto now = now_ms();
+    auto fired = persistence::schedule_repo::fire_due(*s.db, now, cfg.misfire_grace, 500,
+                                                      scheduler_leader_key);
+    if (!fired) {
+      lose_leadership(fired.error().message);
+      return millis(1000);
+    }
+    bool any = false;
+    auto& m = global_metrics();
+    for (const auto& f : *fired) {
+      if (f.missed > 0) m.missed_schedules.Increment(static_cast<double>(f.missed));
+      if (f.skipped_overlap > 0) m.overlap_skips.Increment(static_cast<double>(f.skipped_overlap));
+      for (auto t : f.fire_times) {
+        m.schedule_triggers.Increment();
+        m.scheduler_drift.Observe(std::max(
+            0.0, std::chrono::duration<double>(now - std::chrono::time_point_cast<millis>(t))
+                     .count()));
+        any = true;
+      }
+    }
+    if (any) {
+      if (auto d = lookup(self->system(), dispatcher_key)) self->send(d, wake_atom::value);
+    }
+    auto next = persistence::schedule_repo::next_due(*s.db);
+    if (!next) return millis(500);
+    auto after = now_ms();
+    if (!*next) return cfg.scheduler_interval;
+    auto wait = std::chrono::duration_cast<millis>(**next - after);
+    // Due already but not fired (another leader's row lock): check again soon.
+    if (wait <= millis(0)) return fired->empty() ? millis(50) : millis(1);
+    return std::min(wait, cfg.scheduler_interval);
+  };
+
+  auto arm = [=](millis delay) {
+    auto gen = ++self->state.generation;
+    self->delayed_send(self, delay, tick_atom::value, gen);
+  };
+  arm(millis(0));
+
+  return {
+      [=](tick_atom, unsigned long long gen) {
+        global_metrics().messages("scheduler").Increment();
+        if (gen != self->state.generation) return;  // superseded by a wake
+        arm(tick());
+      },
+      // A schedule changed: recompute the next wake-up now.
+      [=](wake_atom) { arm(millis(0)); },
+      [=](crash_atom) -> caf::result<void> { throw std::runtime_error("injected scheduler crash"); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_scheduler(caf::actor_system& sys, const engine_settings& cfg,
+                           std::shared_ptr<node_state> node) {
+  return sys.spawn<caf::detached>(scheduler_actor, cfg, std::move(node));
+}
+
+}  // namespace orch::actors

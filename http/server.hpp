@@ -1,0 +1,77 @@
+#pragma once
+/// \file server.hpp The REST front end (RESTinio on its own asio threads).
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/settings.hpp"
+
+namespace orch::http {
+
+/// Which bearer tokens are valid; refreshed from the database by the node.
+class auth_state {
+ public:
+  /// Replaces the known token hashes; auth is required once any exists.
+  void set_hashes(const std::vector<std::string>& hashes);
+  /// Whether any token exists.
+  bool required() const;
+  /// Whether `token` (the secret) is valid.
+  bool accepts(const std::string& token) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_set<std::string> hashes_;
+};
+
+/// What the server needs to know.
+struct server_options {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_batch_body_bytes = 32 << 20;
+  bool enable_metrics = true;
+  bool fault_injection = false;
+  bool redis_configured = false;
+  std::string version;
+  std::string node_name;
+  std::vector<std::string> roles;
+  int capacity = 0;
+  millis heartbeat_down_after{15000};
+  int threads = 2;
+};
+
+/// Everything handlers send messages to.
+struct server_deps {
+  caf::actor_system* system = nullptr;
+  std::vector<caf::actor> executors;  ///< API executors, used round-robin
+  std::shared_ptr<actors::node_state> node;
+  std::shared_ptr<auth_state> auth;
+};
+
+/// A running HTTP server.
+class server {
+ public:
+  server(server_options opts, server_deps deps);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds and starts serving; the error names the address on failure.
+  void start();
+  /// Stops accepting and closes connections.
+  void stop();
+  /// The bound port (useful with port 0).
+  int port() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace orch::http

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package the orchestrator needs to build, run and test.
+# Idempotent: installs only what is missing. Works as root or through sudo.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ccache pkg-config git curl jq
+  libcaf-dev libpqxx-dev libhiredis-dev librestinio-dev libfmt-dev libasio-dev libhttp-parser-dev
+  prometheus-cpp-dev nlohmann-json3-dev libboost-test-dev libcurl4-openssl-dev libssl-dev
+  libhowardhinnant-date-dev tzdata libyaml-cpp-dev libcli11-dev
+  postgresql postgresql-contrib redis-server
+  python3 python3-croniter wrk procps iproute2
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists; a failed update is retried once.
+$SUDO apt-get update -qq || { sleep 5; $SUDO apt-get update -qq; }
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The Debian postgresql package may start a cluster on port 5432; nothing here
+# uses it, and tests start their own servers.

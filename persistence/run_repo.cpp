@@ -1,0 +1,462 @@
+#include "persistence/run_repo.hpp"
+
+#include <algorithm>
+
+#include "persistence/db.hpp"
+#include "persistence/sql_util.hpp"
+
+namespace orch::persistence {
+namespace {
+
+const std::string& run_columns() {
+  static const std::string cols =
+      "id, task, task_version, queue, status, params::text, trigger, schedule_id, " +
+      epoch_ms("scheduled_for") + ", attempt, max_attempts, priority, idempotency_key, " +
+      epoch_ms("created_at") + ", " + epoch_ms("available_at") + ", " + epoch_ms("started_at") +
+      ", " + epoch_ms("finished_at") +
+      ", node, output, error_code, error_message, cancel_requested";
+  return cols;
+}
+
+run_record read_run(const pqxx::row& r) {
+  run_record x;
+  x.id = r[0].as<long long>();
+  x.task = r[1].as<std::string>();
+  x.task_version = r[2].as<int>();
+  x.queue = r[3].as<std::string>();
+  x.status = r[4].as<std::string>();
+  x.params = nlohmann::json::parse(r[5].as<std::string>());
+  x.trigger = r[6].as<std::string>();
+  x.schedule_id = opt_str(r[7]);
+  x.scheduled_for = opt_ms(r[8]);
+  x.attempt = r[9].as<int>();
+  x.max_attempts = r[10].as<int>();
+  x.priority = r[11].as<int>();
+  x.idempotency_key = opt_str(r[12]);
+  x.created_at = from_epoch_ms(r[13].as<long long>());
+  x.available_at = from_epoch_ms(r[14].as<long long>());
+  x.started_at = opt_ms(r[15]);
+  x.finished_at = opt_ms(r[16]);
+  x.node = opt_str(r[17]);
+  x.output = opt_str(r[18]);
+  x.error_code = opt_str(r[19]);
+  x.error_message = opt_str(r[20]);
+  x.cancel_requested = r[21].as<bool>();
+  return x;
+}
+
+std::vector<run_record> read_runs(const pqxx::result& rows) {
+  std::vector<run_record> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(read_run(r));
+  return out;
+}
+
+void load_steps(pqxx::work& tx, run_record& run) {
+  auto rows = tx.exec_params(
+      "SELECT idx, name, status, attempt, " + epoch_ms("started_at") + ", " +
+          epoch_ms("finished_at") +
+          ", exit_code, http_status, output, error_code, error_message "
+          "FROM run_steps WHERE run_id = $1 ORDER BY attempt, idx",
+      run.id);
+  for (const auto& r : rows) {
+    step_record s;
+    s.index = r[0].as<int>();
+    s.name = r[1].as<std::string>();
+    s.status = r[2].as<std::string>();
+    s.attempt = r[3].as<int>();
+    s.started_at = opt_ms(r[4]);
+    s.finished_at = opt_ms(r[5]);
+    s.exit_code = opt_int(r[6]);
+    s.http_status = opt_int(r[7]);
+    s.output = opt_str(r[8]);
+    s.error_code = opt_str(r[9]);
+    s.error_message = opt_str(r[10]);
+    run.steps.push_back(std::move(s));
+  }
+}
+
+std::optional<run_record> find(pqxx::work& tx, long long id) {
+  auto rows = tx.exec_params("SELECT " + run_columns() + " FROM runs WHERE id = $1", id);
+  if (rows.empty()) return std::nullopt;
+  return read_run(rows[0]);
+}
+
+error_info run_not_found(long long id) {
+  return {errc::not_found, "run " + std::to_string(id) + " not found", ""};
+}
+
+nlohmann::json new_run_json(const new_run& r) {
+  return {{"task", r.task},
+          {"task_version", r.task_version},
+          {"queue", r.queue},
+          {"params", r.params},
+          {"trigger", r.trigger},
+          {"schedule_id", r.schedule_id ? nlohmann::json(*r.schedule_id) : nlohmann::json()},
+          {"scheduled_ms", r.scheduled_for ? nlohmann::json(to_epoch_ms(*r.scheduled_for))
+                                           : nlohmann::json()},
+          {"max_attempts", r.max_attempts},
+          {"priority", r.priority},
+          {"concurrency_limit", r.concurrency_limit},
+          {"idempotency_key",
+           r.idempotency_key ? nlohmann::json(*r.idempotency_key) : nlohmann::json()},
+          {"available_ms", r.available_at ? nlohmann::json(to_epoch_ms(*r.available_at))
+                                          : nlohmann::json()},
+          {"retry_of", r.retry_of ? nlohmann::json(*r.retry_of) : nlohmann::json()}};
+}
+
+// Shared by lease expiry and dead-incarnation release: the attempt is used up
+// (its side effects may have happened), so out of attempts means failed.
+std::string requeue_sql(const std::string& where) {
+  return "WITH e AS MATERIALIZED (SELECT id FROM runs WHERE status = 'running' AND " + where +
+         " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+         "UPDATE runs r SET "
+         "status = CASE WHEN r.cancel_requested THEN 'cancelled' "
+         "  WHEN r.attempt >= r.max_attempts THEN 'failed' ELSE 'pending' END, "
+         "finished_at = CASE WHEN r.cancel_requested OR r.attempt >= r.max_attempts "
+         "  THEN now() END, "
+         "error_code = CASE WHEN r.cancel_requested THEN 'cancelled' ELSE 'lease_lost' END, "
+         "error_message = CASE WHEN r.cancel_requested THEN 'cancelled' "
+         "  ELSE 'lease lost: node ' || coalesce(r.node, '?') || ' stopped renewing' END, "
+         "lease_owner = NULL, lease_expires_at = NULL, available_at = now() "
+         "FROM e WHERE r.id = e.id";
+}
+
+std::string dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+void prepare_run_statements(pqxx::connection& c) {
+  c.prepare("run_submit",
+            "WITH ins AS (INSERT INTO runs (task, task_version, queue, params, trigger, "
+            "schedule_id, scheduled_for, max_attempts, priority, concurrency_limit, "
+            "idempotency_key, available_at, retry_of) "
+            "VALUES ($1, $2, $3, $4::jsonb, $5, $6, to_timestamp($7::bigint / 1000.0), $8, $9, "
+            "$10, $11, coalesce(to_timestamp($12::bigint / 1000.0), now()), $13) "
+            "ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+            "RETURNING *) SELECT " +
+                run_columns() + " FROM ins, LATERAL (SELECT pg_notify('orch_runs', '')) n");
+  c.prepare("run_batch",
+            "WITH ins AS (INSERT INTO runs (task, task_version, queue, params, trigger, "
+            "max_attempts, priority, concurrency_limit, available_at) "
+            "SELECT x.task, x.task_version, x.queue, x.params, x.trigger, x.max_attempts, "
+            "x.priority, x.concurrency_limit, "
+            "coalesce(to_timestamp(x.available_ms / 1000.0), now()) "
+            "FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS x(task text, task_version int, "
+            "queue text, params jsonb, trigger text, max_attempts int, priority int, "
+            "concurrency_limit int, available_ms bigint, ord bigint) ORDER BY x.ord "
+            "RETURNING *) SELECT " +
+                run_columns() +
+                " FROM ins, LATERAL (SELECT pg_notify('orch_runs', '')) n ORDER BY id");
+  c.prepare("run_claim",
+            "WITH c AS MATERIALIZED (SELECT id FROM runs WHERE status = 'pending' "
+            "AND available_at <= now() AND concurrency_limit = 0 "
+            "AND ($5::text[] IS NULL OR queue = ANY($5::text[])) "
+            "ORDER BY priority DESC, available_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+            "UPDATE runs r SET status = 'running', attempt = r.attempt + 1, started_at = now(), "
+            "node = $2, lease_owner = $3, lease_expires_at = now() + $4 * interval '1 millisecond' "
+            "FROM c WHERE r.id = c.id "
+            "RETURNING r.id, r.task, r.task_version, r.params::text, r.attempt, r.max_attempts, "
+            "r.trigger");
+  c.prepare("run_limited_tasks",
+            "SELECT task, min(concurrency_limit) FROM runs WHERE status = 'pending' "
+            "AND concurrency_limit > 0 AND available_at <= now() "
+            "AND ($1::text[] IS NULL OR queue = ANY($1::text[])) GROUP BY task LIMIT 100");
+  c.prepare("run_claim_task",
+            "WITH c AS MATERIALIZED (SELECT id FROM runs WHERE status = 'pending' AND task = $6 "
+            "AND available_at <= now() AND concurrency_limit > 0 "
+            "AND ($5::text[] IS NULL OR queue = ANY($5::text[])) "
+            "ORDER BY priority DESC, available_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+            "UPDATE runs r SET status = 'running', attempt = r.attempt + 1, started_at = now(), "
+            "node = $2, lease_owner = $3, lease_expires_at = now() + $4 * interval '1 millisecond' "
+            "FROM c WHERE r.id = c.id "
+            "RETURNING r.id, r.task, r.task_version, r.params::text, r.attempt, r.max_attempts, "
+            "r.trigger");
+  c.prepare("run_complete",
+            "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, attempt int, "
+            "owner text, status text, output text, error_code text, error_message text, "
+            "available_ms bigint, release boolean)), "
+            "upd AS (UPDATE runs r SET status = x.status, "
+            "finished_at = CASE WHEN x.status IN ('succeeded', 'failed', 'cancelled') "
+            "  THEN now() END, "
+            "available_at = CASE WHEN x.status = 'pending' "
+            "  THEN to_timestamp(x.available_ms / 1000.0) ELSE r.available_at END, "
+            "attempt = CASE WHEN x.release THEN r.attempt - 1 ELSE r.attempt END, "
+            "output = x.output, error_code = x.error_code, error_message = x.error_message, "
+            "lease_owner = NULL, lease_expires_at = NULL, cancel_requested = false "
+            "FROM x WHERE r.id = x.id AND r.attempt = x.attempt AND r.lease_owner = x.owner "
+            "AND r.status = 'running' RETURNING r.id, x.attempt AS attempt, x.release), "
+            "ins AS (INSERT INTO run_steps (run_id, attempt, idx, name, status, started_at, "
+            "finished_at, exit_code, http_status, output, error_code, error_message) "
+            "SELECT s.run_id, s.attempt, s.idx, s.name, s.status, "
+            "to_timestamp(s.started_ms / 1000.0), to_timestamp(s.finished_ms / 1000.0), "
+            "s.exit_code, s.http_status, s.output, s.error_code, s.error_message "
+            "FROM jsonb_to_recordset($2::jsonb) AS s(run_id bigint, attempt int, idx int, "
+            "name text, status text, started_ms bigint, finished_ms bigint, exit_code int, "
+            "http_status int, output text, error_code text, error_message text) "
+            "JOIN upd ON upd.id = s.run_id AND upd.attempt = s.attempt AND NOT upd.release "
+            "ON CONFLICT DO NOTHING) "
+            "SELECT id FROM upd");
+  c.prepare("run_renew",
+            "UPDATE runs SET lease_expires_at = now() + $2 * interval '1 millisecond' "
+            "WHERE lease_owner = $1 AND status = 'running' RETURNING id, cancel_requested");
+  c.prepare("run_requeue_expired", requeue_sql("lease_expires_at < now()"));
+  c.prepare("run_release_dead",
+            requeue_sql("split_part(lease_owner, '/', 1) = $2 AND lease_owner <> $3"));
+}
+
+namespace run_repo {
+
+result<submit_outcome> submit(session& db, const new_run& r) {
+  auto res = db.transact([&](pqxx::work& tx) -> std::optional<submit_outcome> {
+    auto rows = tx.exec_prepared(
+        "run_submit", r.task, r.task_version, r.queue, dump(r.params), r.trigger,
+        nullable(r.schedule_id), nullable(ms_param(r.scheduled_for)), r.max_attempts, r.priority,
+        r.concurrency_limit, nullable(r.idempotency_key), nullable(ms_param(r.available_at)),
+        nullable(num_param(r.retry_of)));
+    if (!rows.empty()) return submit_outcome{read_run(rows[0]), true};
+    if (!r.idempotency_key) return std::nullopt;
+    auto existing =
+        tx.exec_params("SELECT " + run_columns() + " FROM runs WHERE task = $1 AND "
+                       "idempotency_key = $2",
+                       r.task, *r.idempotency_key);
+    if (existing.empty()) return std::nullopt;
+    return submit_outcome{read_run(existing[0]), false};
+  });
+  if (!res) return res.error();
+  // The row with our key was deleted between the conflict and the read (retention).
+  if (!*res) return error_info{errc::conflict, "idempotency key conflict, retry", ""};
+  return std::move(**res);
+}
+
+result<std::vector<run_record>> submit_batch(session& db, const std::vector<new_run>& runs) {
+  auto items = nlohmann::json::array();
+  for (const auto& r : runs) items.push_back(new_run_json(r));
+  auto payload = dump(items);
+  return db.transact([&](pqxx::work& tx) {
+    return read_runs(tx.exec_prepared("run_batch", payload));
+  });
+}
+
+result<run_record> get(session& db, long long id, bool with_steps) {
+  auto res = db.transact([&](pqxx::work& tx) {
+    auto run = find(tx, id);
+    if (run && with_steps) load_steps(tx, *run);
+    return run;
+  });
+  if (!res) return res.error();
+  if (!*res) return run_not_found(id);
+  return std::move(**res);
+}
+
+result<std::vector<run_record>> list(session& db, const run_filter& f) {
+  return db.transact([&](pqxx::work& tx) {
+    std::string sql = "SELECT " + run_columns() + " FROM runs WHERE true";
+    std::vector<std::string> params;
+    auto add = [&](const std::string& clause, std::string value) {
+      params.push_back(std::move(value));
+      sql += " AND " + clause + " $" + std::to_string(params.size());
+    };
+    if (f.task) add("task =", *f.task);
+    if (f.status) add("status =", *f.status);
+    if (f.before_id) add("id <", std::to_string(*f.before_id));
+    sql += " ORDER BY id DESC LIMIT " + std::to_string(f.limit);
+    return read_runs(tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params)));
+  });
+}
+
+result<cancel_outcome> cancel(session& db, long long id) {
+  auto res = db.transact([&](pqxx::work& tx) -> result<cancel_outcome> {
+    auto rows = tx.exec_params(
+        "UPDATE runs SET "
+        "status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END, "
+        "finished_at = CASE WHEN status = 'pending' THEN now() ELSE finished_at END, "
+        "error_code = CASE WHEN status = 'pending' THEN 'cancelled' ELSE error_code END, "
+        "error_message = CASE WHEN status = 'pending' THEN 'cancelled before start' "
+        "  ELSE error_message END, "
+        "cancel_requested = true "
+        "WHERE id = $1 AND status IN ('pending', 'running') RETURNING " +
+            run_columns(),
+        id);
+    if (!rows.empty()) {
+      cancel_outcome out{read_run(rows[0]), false};
+      out.was_running = out.run.status == "running";
+      if (out.was_running) tx.exec_params("SELECT pg_notify('orch_cancel', $1)", std::to_string(id));
+      return out;
+    }
+    auto run = find(tx, id);
+    if (!run) return run_not_found(id);
+    return error_info{errc::conflict, "run " + std::to_string(id) + " has already finished (" +
+                                          run->status + ")",
+                      ""};
+  });
+  if (!res) return res.error();
+  return std::move(*res);
+}
+
+result<run_record> retry(session& db, long long id) {
+  auto res = db.transact([&](pqxx::work& tx) -> result<run_record> {
+    auto rows = tx.exec_params(
+        "WITH ins AS (INSERT INTO runs (task, task_version, queue, params, trigger, "
+        "max_attempts, priority, concurrency_limit, retry_of) "
+        "SELECT task, task_version, queue, params, 'retry', max_attempts, priority, "
+        "concurrency_limit, id FROM runs "
+        "WHERE id = $1 AND status IN ('succeeded', 'failed', 'cancelled') RETURNING *) "
+        "SELECT " +
+            run_columns() + " FROM ins, LATERAL (SELECT pg_notify('orch_runs', '')) n",
+        id);
+    if (!rows.empty()) return read_run(rows[0]);
+    auto run = find(tx, id);
+    if (!run) return run_not_found(id);
+    return error_info{errc::conflict, "run " + std::to_string(id) + " is still " + run->status,
+                      ""};
+  });
+  if (!res) return res.error();
+  return std::move(*res);
+}
+
+result<std::vector<claimed_run>> claim(session& db, const claim_request& req) {
+  std::optional<std::string> queues;
+  if (!req.queues.empty()) queues = text_array(req.queues);
+  return db.transact([&](pqxx::work& tx) {
+    std::vector<claimed_run> out;
+    auto read = [&](const pqxx::result& rows) {
+      for (const auto& r : rows) {
+        out.push_back(claimed_run{r[0].as<long long>(), r[1].as<std::string>(), r[2].as<int>(),
+                                  r[3].as<std::string>(), r[4].as<int>(), r[5].as<int>(),
+                                  r[6].as<std::string>()});
+      }
+    };
+    // Tasks with a concurrency limit go first, one task at a time under a
+    // transaction-scoped advisory lock, so that dispatchers on several nodes
+    // never exceed the limit together.
+    auto limited = tx.exec_prepared("run_limited_tasks", nullable(queues));
+    for (const auto& row : limited) {
+      int room = req.limit - static_cast<int>(out.size());
+      if (room <= 0) break;
+      auto task = row[0].as<std::string>();
+      int limit = row[1].as<int>();
+      tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('conc:' || $1))", task);
+      auto running = tx.exec_params1(
+                           "SELECT count(*) FROM runs WHERE task = $1 AND status = 'running'",
+                           task)[0]
+                         .as<long long>();
+      long long free = limit - running;
+      if (free <= 0) continue;
+      int n = static_cast<int>(std::min<long long>(free, room));
+      read(tx.exec_prepared("run_claim_task", n, req.node, req.owner, req.lease.count(),
+                            nullable(queues), task));
+    }
+    int room = req.limit - static_cast<int>(out.size());
+    if (room > 0) {
+      read(tx.exec_prepared("run_claim", room, req.node, req.owner, req.lease.count(),
+                            nullable(queues)));
+    }
+    return out;
+  });
+}
+
+result<std::vector<long long>> complete(session& db, const std::vector<completion>& done) {
+  auto runs = nlohmann::json::array();
+  auto steps = nlohmann::json::array();
+  auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+  for (const auto& c : done) {
+    runs.push_back({{"id", c.id},
+                    {"attempt", c.attempt},
+                    {"owner", c.owner},
+                    {"status", c.status},
+                    {"output", opt(c.output)},
+                    {"error_code", opt(c.error_code)},
+                    {"error_message", opt(c.error_message)},
+                    {"available_ms", to_epoch_ms(c.available_at)},
+                    {"release", c.release}});
+    for (const auto& s : c.steps) {
+      steps.push_back({{"run_id", c.id},
+                       {"attempt", c.attempt},
+                       {"idx", s.index},
+                       {"name", s.name},
+                       {"status", s.status},
+                       {"started_ms", s.started_at ? nlohmann::json(to_epoch_ms(*s.started_at))
+                                                   : nlohmann::json()},
+                       {"finished_ms", s.finished_at ? nlohmann::json(to_epoch_ms(*s.finished_at))
+                                                     : nlohmann::json()},
+                       {"exit_code", opt(s.exit_code)},
+                       {"http_status", opt(s.http_status)},
+                       {"output", opt(s.output)},
+                       {"error_code", opt(s.error_code)},
+                       {"error_message", opt(s.error_message)}});
+    }
+  }
+  auto runs_text = dump(runs);
+  auto steps_text = dump(steps);
+  return db.transact([&](pqxx::work& tx) {
+    std::vector<long long> applied;
+    for (const auto& r : tx.exec_prepared("run_complete", runs_text, steps_text)) {
+      applied.push_back(r[0].as<long long>());
+    }
+    return applied;
+  });
+}
+
+result<std::vector<long long>> renew(session& db, const std::string& owner, millis lease) {
+  return db.transact([&](pqxx::work& tx) {
+    std::vector<long long> flagged;
+    for (const auto& r : tx.exec_prepared("run_renew", owner, lease.count())) {
+      if (r[1].as<bool>()) flagged.push_back(r[0].as<long long>());
+    }
+    return flagged;
+  });
+}
+
+result<long long> requeue_expired(session& db, int limit) {
+  return db.transact([&](pqxx::work& tx) {
+    return static_cast<long long>(tx.exec_prepared("run_requeue_expired", limit).affected_rows());
+  });
+}
+
+result<long long> release_dead_incarnations(session& db, const std::string& node,
+                                            const std::string& current_owner) {
+  return db.transact([&](pqxx::work& tx) {
+    return static_cast<long long>(
+        tx.exec_prepared("run_release_dead", 100000, node, current_owner).affected_rows());
+  });
+}
+
+result<queue_counts> counts(session& db) {
+  return db.transact([&](pqxx::work& tx) {
+    queue_counts out;
+    auto rows = tx.exec(
+        "SELECT queue, status, count(*) FROM runs WHERE status IN ('pending', 'running') "
+        "GROUP BY queue, status");
+    for (const auto& r : rows) {
+      auto n = r[2].as<long long>();
+      auto& q = out.by_queue[r[0].as<std::string>()];
+      if (r[1].as<std::string>() == "pending") {
+        out.pending += n;
+        q.first += n;
+      } else {
+        out.running += n;
+        q.second += n;
+      }
+    }
+    return out;
+  });
+}
+
+result<long long> prune(session& db, millis retention, int limit) {
+  return db.transact([&](pqxx::work& tx) {
+    auto rows = tx.exec_params(
+        "WITH d AS MATERIALIZED (SELECT id FROM runs WHERE finished_at < now() - $1 * interval "
+        "'1 millisecond' ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
+        "s AS (DELETE FROM run_steps WHERE run_id IN (SELECT id FROM d)), "
+        "l AS (DELETE FROM run_logs WHERE run_id IN (SELECT id FROM d)) "
+        "DELETE FROM runs WHERE id IN (SELECT id FROM d)",
+        retention.count(), limit);
+    return static_cast<long long>(rows.affected_rows());
+  });
+}
+
+}  // namespace run_repo
+}  // namespace orch::persistence

@@ -1,0 +1,134 @@
+#pragma once
+/// \file run_repo.hpp Runs: submission, queries, claim, fenced completion, leases.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "domain/records.hpp"
+#include "domain/result.hpp"
+#include "domain/time.hpp"
+
+namespace orch::persistence {
+
+class session;
+
+/// A run to insert.
+struct new_run {
+  std::string task;
+  int task_version = 0;
+  std::string queue = "default";
+  nlohmann::json params = nlohmann::json::object();
+  std::string trigger = "api";
+  std::optional<std::string> schedule_id;
+  std::optional<sys_ms> scheduled_for;
+  int max_attempts = 1;
+  int priority = 0;
+  int concurrency_limit = 0;
+  std::optional<std::string> idempotency_key;
+  std::optional<sys_ms> available_at;  ///< default now
+  std::optional<long long> retry_of;
+};
+
+/// A submission's outcome: the run, and whether it was created now (201) or
+/// already existed under the same idempotency key (200).
+struct submit_outcome {
+  run_record run;
+  bool created = true;
+};
+
+/// Filters for listing runs, newest first.
+struct run_filter {
+  std::optional<std::string> task;
+  std::optional<std::string> status;
+  std::optional<long long> before_id;  ///< cursor
+  int limit = 50;
+};
+
+/// What cancel did.
+struct cancel_outcome {
+  run_record run;
+  bool was_running = false;  ///< the worker must kill it; the run stays running until then
+};
+
+/// A run handed to this dispatcher by a claim.
+struct claimed_run {
+  long long id = 0;
+  std::string task;
+  int task_version = 0;
+  std::string params;  ///< JSON text
+  int attempt = 0;
+  int max_attempts = 1;
+  std::string trigger;
+};
+
+/// Parameters of a claim.
+struct claim_request {
+  std::string owner;  ///< lease owner: "<node>/<incarnation>"
+  std::string node;
+  std::vector<std::string> queues;  ///< empty: every queue
+  int limit = 100;
+  millis lease{15000};
+};
+
+/// A finished attempt to record, fenced by (id, attempt, owner).
+struct completion {
+  long long id = 0;
+  int attempt = 0;
+  std::string owner;
+  std::string status;  ///< succeeded | failed | cancelled | pending (retry or release)
+  std::optional<std::string> output;
+  std::optional<std::string> error_code;
+  std::optional<std::string> error_message;
+  sys_ms available_at{};  ///< for status pending
+  bool release = false;   ///< give the attempt back (shutdown)
+  std::vector<step_record> steps;
+};
+
+/// Pending and running counts, in total and by queue.
+struct queue_counts {
+  long long pending = 0;
+  long long running = 0;
+  std::map<std::string, std::pair<long long, long long>> by_queue;
+};
+
+namespace run_repo {
+
+/// Inserts a run (or returns the existing one with the same idempotency key).
+result<submit_outcome> submit(session& db, const new_run& run);
+/// Inserts all runs in one statement, all or none.
+result<std::vector<run_record>> submit_batch(session& db, const std::vector<new_run>& runs);
+/// One run; `with_steps` adds its step results. errc::not_found when absent.
+result<run_record> get(session& db, long long id, bool with_steps);
+/// Runs newest first.
+result<std::vector<run_record>> list(session& db, const run_filter& filter);
+/// Cancels a pending run at once, or flags a running one for its worker;
+/// errc::conflict when the run has finished.
+result<cancel_outcome> cancel(session& db, long long id);
+/// A new run of the same task version and params; errc::conflict while active.
+result<run_record> retry(session& db, long long id);
+
+/// Claims up to `limit` due runs (FOR UPDATE SKIP LOCKED), honouring per-task
+/// concurrency limits, and leases them to `owner`.
+result<std::vector<claimed_run>> claim(session& db, const claim_request& req);
+/// Records finished attempts in one statement; returns the ids whose fence held.
+/// Step rows are written only for those.
+result<std::vector<long long>> complete(session& db, const std::vector<completion>& done);
+/// Extends the leases held by `owner`; returns ids of its runs flagged for cancel.
+result<std::vector<long long>> renew(session& db, const std::string& owner, millis lease);
+/// Puts runs whose lease expired back to pending (or failed when out of
+/// attempts), error lease_lost; returns how many.
+result<long long> requeue_expired(session& db, int limit);
+/// Releases runs leased by earlier incarnations of `node` (they died with it).
+result<long long> release_dead_incarnations(session& db, const std::string& node,
+                                            const std::string& current_owner);
+/// Pending and running counts.
+result<queue_counts> counts(session& db);
+/// Deletes up to `limit` runs finished before now - retention, with their steps and logs.
+result<long long> prune(session& db, millis retention, int limit);
+
+}  // namespace run_repo
+}  // namespace orch::persistence

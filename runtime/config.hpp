@@ -1,0 +1,49 @@
+#pragma once
+/// \file config.hpp Configuration from the environment, read once and validated.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/log.hpp"
+#include "actors/settings.hpp"
+#include "domain/result.hpp"
+
+namespace orch::runtime {
+
+/// Everything `serve` is configured with.
+struct config {
+  actors::engine_settings engine;
+  std::string database_url;  ///< empty: embedded PostgreSQL under orch_home
+  std::string orch_home = "./.orchestrator";
+  std::string http_host = "127.0.0.1";
+  int http_port = 8080;
+  int api_workers = 4;
+  std::size_t max_body_bytes = 1 << 20;
+  log_level level = log_level::info;
+  bool log_json = false;
+  bool enable_metrics = true;
+  millis shutdown_grace{25000};
+  std::vector<std::string> roles = {"api", "scheduler", "dispatcher", "worker"};
+  bool fault_injection = false;  ///< ORCH_FAULT_INJECTION=1: /v1/debug/crash for tests
+  std::string redis_url;         ///< reported in /health when set
+
+  bool has_role(const std::string& r) const;
+};
+
+/// Reads and validates the configuration. `getenv` is injectable for tests.
+/// Every problem is reported (name, value, what is allowed); unknown values
+/// are rejected, never defaulted.
+result<config> load_config(const std::function<const char*(const char*)>& getenv);
+
+/// The environment variables load_config reads, with their defaults and meaning
+/// (the README's configuration table is generated from the same facts).
+struct config_var {
+  const char* name;
+  const char* default_value;
+  const char* meaning;
+};
+const std::vector<config_var>& config_vars();
+
+}  // namespace orch::runtime

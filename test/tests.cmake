@@ -1,0 +1,16 @@
+# Every *_test.cpp in `dir` is one Boost.Test executable, labelled `label`.
+function(orch_tests dir label libs)
+  file(GLOB tests CONFIGURE_DEPENDS ${dir}/*_test.cpp)
+  foreach(src ${tests})
+    get_filename_component(name ${src} NAME_WE)
+    set(target ${label}_${name})
+    add_executable(${target} ${src})
+    target_compile_options(${target} PRIVATE ${ORCH_WARNINGS})
+    target_compile_definitions(${target} PRIVATE BOOST_TEST_DYN_LINK
+      ORCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}" ORCH_BUILD_DIR="${CMAKE_BINARY_DIR}")
+    target_include_directories(${target} PRIVATE ${CMAKE_SOURCE_DIR}/test)
+    target_link_libraries(${target} PRIVATE ${libs} Boost::unit_test_framework)
+    add_test(NAME ${target} COMMAND ${target})
+    set_tests_properties(${target} PROPERTIES LABELS ${label} TIMEOUT 900)
+  endforeach()
+endfunction()
