@@ -18,7 +18,8 @@ caf::behavior api_actor(caf::stateful_actor<api_state>* self, std::string url) {
   self->state.db = std::make_unique<persistence::session>(std::move(url));
   return {
       [=](api_call& call) {
-        global_metrics().messages("api").Increment();
+        static auto& handled = global_metrics().messages("api");
+        handled.Increment();
         try {
           call.fn(*self->state.db);
         } catch (const std::exception& e) {

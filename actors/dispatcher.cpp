@@ -34,7 +34,7 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
   auto& st = self->state;
   st.db = std::make_unique<persistence::session>(cfg.database_url);
   st.owner = node->owner();
-  self->system().registry().put(dispatcher_key, caf::actor_cast<caf::strong_actor_ptr>(self));
+  register_as(self, dispatcher_key);
 
   auto release_dead = [=] {
     auto& s = self->state;
@@ -120,7 +120,8 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
 
   return {
       [=](demand_atom, int n, bool reset) {
-        global_metrics().messages("dispatcher").Increment();
+        static auto& handled = global_metrics().messages("dispatcher");
+        handled.Increment();
         auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
         if (sender != self->state.pool_seen || reset) {
           // A new pool incarnation, or a pool that recounted its demand.

@@ -1,3 +1,5 @@
+#include <map>
+
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -14,12 +16,27 @@
 namespace orch::actors {
 namespace {
 
+// Label lookups in prometheus-cpp hash and lock; the recorder keeps its own
+// map from label value to counter (it is one thread).
+prometheus::Counter& labelled(std::map<std::string, prometheus::Counter*>& cache,
+                              prometheus::Family<prometheus::Counter>& family,
+                              const std::string& label, const std::string& value) {
+  auto it = cache.find(value);
+  if (it == cache.end()) it = cache.emplace(value, &family.Add({{label, value}})).first;
+  return *it->second;
+}
+
+struct counters {
+  std::map<std::string, prometheus::Counter*> tasks, errors, steps;
+};
+
 struct recorder_state {
   std::unique_ptr<persistence::session> db;
   std::vector<run_result> results;
   std::vector<log_line_msg> logs;
   bool flush_scheduled = false;
   millis retry_delay{50};
+  counters metrics;
 };
 
 persistence::completion to_completion(const run_result& r) {
@@ -55,17 +72,18 @@ persistence::completion to_completion(const run_result& r) {
   return c;
 }
 
-void count(const run_result& r) {
+void count(counters& c, const run_result& r) {
   auto& m = global_metrics();
   if (r.release) return;
-  m.tasks(r.status == "pending" ? "retrying" : r.status).Increment();
+  labelled(c.tasks, m.tasks_total, "status", r.status == "pending" ? "retrying" : r.status)
+      .Increment();
   if (r.status != "succeeded" && !r.error_code.empty()) {
-    m.worker_errors.Add({{"code", r.error_code}}).Increment();
+    labelled(c.errors, m.worker_errors, "code", r.error_code).Increment();
   }
   if (r.finished_ms > r.started_ms && r.started_ms > 0) {
     m.task_duration.Observe(static_cast<double>(r.finished_ms - r.started_ms) / 1000.0);
   }
-  for (const auto& s : r.steps) m.steps_total.Add({{"status", s.status}}).Increment();
+  for (const auto& s : r.steps) labelled(c.steps, m.steps_total, "status", s.status).Increment();
 }
 
 caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_settings cfg,
@@ -74,7 +92,7 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
   // Results held by a crashed predecessor are gone; their runs are released by
   // the next incarnation of the pool.
   node->unrecorded = 0;
-  self->system().registry().put(recorder_key, caf::actor_cast<caf::strong_actor_ptr>(self));
+  register_as(self, recorder_key);
 
   auto flush = [=] {
     auto& st = self->state;
@@ -114,7 +132,7 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
           log_limited(log_level::warning, "recorder.stale", "recorder",
                       std::to_string(stale) + " stale completion(s) rejected by the lease fence");
         }
-        for (std::size_t i = 0; i < n; ++i) count(st.results[i]);
+        for (std::size_t i = 0; i < n; ++i) count(st.metrics, st.results[i]);
         st.results.erase(st.results.begin(), st.results.begin() + static_cast<long>(n));
         node->unrecorded -= static_cast<int>(n);
       } else {
@@ -152,7 +170,8 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
 
   return {
       [=](run_result& r) {
-        global_metrics().messages("recorder").Increment();
+        static auto& handled = global_metrics().messages("recorder");
+        handled.Increment();
         ++node->unrecorded;
         self->state.results.push_back(std::move(r));
         schedule();

@@ -13,156 +13,50 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "domain/records.hpp"
-#include "steps/pipeline.hpp"
+#include "actors/run_executor.hpp"
 
 namespace orch::actors {
 namespace {
 
 struct worker_state {
-  std::map<std::pair<std::string, int>, std::shared_ptr<task_spec>> tasks;
-  std::mt19937_64 rng{std::random_device{}()};
+  std::unique_ptr<run_executor> executor;
 };
 
-// Versions are immutable, so a parsed definition is cached for good.
-std::shared_ptr<task_spec> task_for(worker_state& st, const run_assignment& a,
-                                    std::string& error) {
-  auto key = std::make_pair(a.task, a.task_version);
-  auto it = st.tasks.find(key);
-  if (it != st.tasks.end()) return it->second;
-  try {
-    auto parsed = parse_task(json::parse(a.task_json), a.task, false);
-    if (!parsed) {
-      error = parsed.error().message;
-      return nullptr;
-    }
-    auto t = std::make_shared<task_spec>(std::move(*parsed));
-    st.tasks.emplace(key, t);
-    return t;
-  } catch (const std::exception& e) {
-    error = e.what();
-    return nullptr;
-  }
+caf::behavior worker_actor(caf::stateful_actor<worker_state>* self, caf::actor pool,
+                           engine_settings cfg, std::shared_ptr<cancel_registry> cancels) {
+  self->state.executor = std::make_unique<run_executor>(cfg.max_log_lines, cfg.kill_grace);
+  return {
+      [=](run_assignment& a) {
+        static auto& handled = global_metrics().messages("worker");
+        handled.Increment();
+        auto token = cancels->find(a.run_id);
+        if (!token) token = std::make_shared<steps::cancel_token>();
+        auto& sys = self->system();
+        auto result = self->state.executor->execute(a, *token, [&sys](log_batch&& b) {
+          caf::anon_send(lookup(sys, recorder_key), std::move(b));
+        });
+        caf::anon_send(lookup(sys, recorder_key), std::move(result));
+        self->send(pool, idle_atom::value, a.run_id);
+      },
+      [=](crash_atom) -> caf::result<void> { throw std::runtime_error("injected worker crash"); },
+  };
 }
 
-run_result make_result(const run_assignment& a, const steps::pipeline_outcome& out,
-                       const steps::attempt_decision& d, long long started_ms) {
+/// The result that ends a claimed run that never started: cancelled, or
+/// released back to pending without using up its attempt.
+run_result unstarted_result(const run_assignment& a, const std::string& status, bool release) {
   run_result r;
   r.run_id = a.run_id;
   r.attempt = a.attempt;
   r.owner = a.owner;
   r.task = a.task;
-  r.status = d.status;
-  r.output = out.output;
-  r.error_code = out.error_code;
-  r.error_message = out.error_message;
-  r.available_at_ms = to_epoch_ms(d.available_at);
-  r.release = d.release;
-  r.started_ms = started_ms;
-  r.finished_ms = to_epoch_ms(now_ms());
-  for (const auto& s : out.steps) {
-    step_result_msg m;
-    m.index = s.index;
-    m.name = s.name;
-    m.status = s.status;
-    m.started_ms = s.started_at ? to_epoch_ms(*s.started_at) : 0;
-    m.finished_ms = s.finished_at ? to_epoch_ms(*s.finished_at) : 0;
-    m.has_exit_code = s.exit_code.has_value();
-    m.exit_code = s.exit_code.value_or(-1);
-    m.http_status = s.http_status.value_or(0);
-    m.output = s.output.value_or("");
-    m.error_code = s.error_code.value_or("");
-    m.error_message = s.error_message.value_or("");
-    r.steps.push_back(std::move(m));
-  }
+  r.status = status;
+  r.release = release;
+  r.error_code = release ? "" : "cancelled";
+  r.error_message = release ? "" : "cancelled before start";
+  r.available_at_ms = to_epoch_ms(now_ms());
+  r.started_ms = r.finished_ms = r.available_at_ms;
   return r;
-}
-
-/// Buffers a run's log lines and ships them to the recorder in batches.
-class log_shipper {
- public:
-  log_shipper(caf::actor_system& sys, const run_assignment& a, std::size_t max_lines)
-      : sys_(sys), a_(a), max_lines_(max_lines) {}
-  ~log_shipper() { flush(); }
-
-  void add(const std::string& step, std::string_view stream, std::string_view line) {
-    if (count_ >= max_lines_) {
-      if (count_ == max_lines_) push(step, "system", "log limit reached; further lines dropped");
-      ++count_;
-      return;
-    }
-    push(step, stream, line);
-    auto now = std::chrono::steady_clock::now();
-    if (batch_.lines.size() >= 64 || now - last_ > std::chrono::milliseconds(100)) flush();
-  }
-
-  void flush() {
-    if (batch_.lines.empty()) return;
-    last_ = std::chrono::steady_clock::now();
-    caf::anon_send(lookup(sys_, recorder_key), std::move(batch_));
-    batch_ = log_batch{};
-  }
-
- private:
-  void push(const std::string& step, std::string_view stream, std::string_view line) {
-    ++count_;
-    batch_.lines.push_back(log_line_msg{a_.run_id, a_.attempt, to_epoch_ms(now_ms()),
-                                        std::string(stream), step, sanitize_utf8(line)});
-  }
-  caf::actor_system& sys_;
-  const run_assignment& a_;
-  std::size_t max_lines_;
-  std::size_t count_ = 0;
-  log_batch batch_;
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
-
-caf::behavior worker_actor(caf::stateful_actor<worker_state>* self, caf::actor pool,
-                           engine_settings cfg, std::shared_ptr<cancel_registry> cancels) {
-  return {
-      [=](run_assignment& a) {
-        global_metrics().messages("worker").Increment();
-        auto started = now_ms();
-        auto token = cancels->find(a.run_id);
-        if (!token) token = std::make_shared<steps::cancel_token>();
-        std::string error;
-        auto task = task_for(self->state, a, error);
-        steps::pipeline_outcome out;
-        if (!task) {
-          out.status = run_status::failed;
-          out.error_code = "invalid_task";
-          out.error_message = "stored task definition is unusable: " + error;
-        } else {
-          steps::pipeline_input in;
-          in.run_id = a.run_id;
-          in.attempt = a.attempt;
-          in.max_attempts = a.max_attempts;
-          in.task = a.task;
-          try {
-            in.params = json::parse(a.params_json);
-          } catch (const std::exception&) {
-            in.params = json::object();
-          }
-          log_shipper logs(self->system(), a, cfg.max_log_lines);
-          steps::pipeline_limits limits;
-          limits.exec.kill_grace = cfg.kill_grace;
-          out = steps::run_pipeline(
-              *task, in, *token,
-              [&](const std::string& step, std::string_view stream, std::string_view line) {
-                logs.add(step, stream, line);
-              },
-              limits);
-        }
-        auto policy = task ? task->retry : retry_policy{};
-        auto decision =
-            steps::decide(out, a.attempt, a.max_attempts, policy, now_ms(), self->state.rng());
-        global_metrics().worker_job_duration.Observe(
-            std::chrono::duration<double>(now_ms() - started).count());
-        caf::anon_send(lookup(self->system(), recorder_key),
-                       make_result(a, out, decision, to_epoch_ms(started)));
-        self->send(pool, idle_atom::value, a.run_id);
-      },
-      [=](crash_atom) -> caf::result<void> { throw std::runtime_error("injected worker crash"); },
-  };
 }
 
 struct pool_state {
@@ -172,12 +66,30 @@ struct pool_state {
   std::unordered_map<caf::actor_addr, run_assignment> busy;
   int outstanding = 0;
   bool draining = false;
+  std::unique_ptr<run_executor> inline_executor;  // pure pipelines run right here
+  caf::actor_system* sys = nullptr;
+  std::shared_ptr<cancel_registry> cancels;
+
+  // The pool is going away (crash or stop). CAF destroys the state before it
+  // runs attached functors, so this is the place: steps in progress stop for
+  // release, the workers stop, and runs not started yet go back to pending
+  // without using up an attempt (the next incarnation would charge one).
+  ~pool_state() {
+    if (cancels) cancels->request_all(steps::stop_reason::release);
+    for (auto& w : workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+    if (sys == nullptr) return;
+    auto recorder = lookup(*sys, recorder_key);
+    for (const auto& a : queue) caf::anon_send(recorder, unstarted_result(a, "pending", true));
+  }
 };
 
 caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings cfg,
                          std::shared_ptr<node_state> node,
                          std::shared_ptr<cancel_registry> cancels) {
   node->set_owner(cfg.node_name + "/" + random_incarnation());
+  self->state.sys = &self->system();
+  self->state.cancels = cancels;
+  self->state.inline_executor = std::make_unique<run_executor>(cfg.max_log_lines, cfg.kill_grace);
   const int capacity = cfg.worker_concurrency;
   const int window = capacity + cfg.effective_prefetch();
   global_metrics().worker_capacity.Set(capacity);
@@ -221,18 +133,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
     self->send(d, demand_atom::value, free, force);
   };
   auto finish_unstarted = [=](run_assignment& a, const std::string& status, bool release) {
-    run_result r;
-    r.run_id = a.run_id;
-    r.attempt = a.attempt;
-    r.owner = a.owner;
-    r.task = a.task;
-    r.status = status;
-    r.release = release;
-    r.error_code = release ? "" : "cancelled";
-    r.error_message = release ? "" : "cancelled before start";
-    r.available_at_ms = to_epoch_ms(now_ms());
-    r.started_ms = r.finished_ms = r.available_at_ms;
-    caf::anon_send(lookup(self->system(), recorder_key), std::move(r));
+    caf::anon_send(lookup(self->system(), recorder_key), unstarted_result(a, status, release));
   };
 
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -273,26 +174,30 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
     demand(false);
   });
 
-  // Workers of a dead pool must stop their processes: the node's next
-  // incarnation releases their runs.
-  self->attach_functor([=](const caf::error&) {
-    cancels->request_all(steps::stop_reason::release);
-    for (auto& w : self->state.workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
-  });
-
-  self->system().registry().put(pool_key, caf::actor_cast<caf::strong_actor_ptr>(self));
+  register_as(self, pool_key);
   demand(true);
   return {
       [=](assignment_batch& b) {
-        global_metrics().messages("worker_pool").Increment();
+        static auto& handled = global_metrics().messages("worker_pool");
+        handled.Increment();
         auto& s = self->state;
         s.outstanding = std::max(0, s.outstanding - static_cast<int>(b.runs.size()));
+        auto& sys = self->system();
+        auto recorder = lookup(sys, recorder_key);
         for (auto& a : b.runs) {
           if (s.draining) {
             finish_unstarted(a, "pending", true);
-            continue;
+          } else if (s.inline_executor->is_pure(a)) {
+            // Pure (template-only) pipelines do no I/O: they run right here on
+            // this cooperative thread, without the hand-off to a worker thread.
+            steps::cancel_token none;
+            auto result = s.inline_executor->execute(a, none, [&recorder](log_batch&& l) {
+              caf::anon_send(recorder, std::move(l));
+            });
+            caf::anon_send(recorder, std::move(result));
+          } else {
+            s.queue.push_back(std::move(a));
           }
-          s.queue.push_back(std::move(a));
         }
         dispatch();
         demand(false);
@@ -347,6 +252,17 @@ caf::actor spawn_worker_pool(caf::actor_system& sys, const engine_settings& cfg,
 
 caf::actor lookup(caf::actor_system& sys, caf::atom_value key) {
   return caf::actor_cast<caf::actor>(sys.registry().get(key));
+}
+
+void register_as(caf::local_actor* self, caf::atom_value key) {
+  auto& reg = self->system().registry();
+  reg.erase(key);
+  reg.put(key, caf::actor_cast<caf::strong_actor_ptr>(self));
+  self->attach_functor([sys = &self->system(), key, id = self->id()](const caf::error&) {
+    auto& r = sys->registry();
+    auto current = r.get(key);
+    if (current && current->id() == id) r.erase(key);
+  });
 }
 
 }  // namespace orch::actors

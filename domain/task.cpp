@@ -472,7 +472,10 @@ http_spec parse_http(const json& j, const std::string& path, error_list& errors)
       const std::size_t scheme = starts_with_ci(*s, "http://")    ? 7
                                  : starts_with_ci(*s, "https://") ? 8
                                                                   : 0;
-      if (scheme == 0 || s->size() == scheme) {
+      // A URL that starts with a template is checked when it is rendered: the
+      // http step refuses anything but http:// and https://.
+      const bool templated = s->rfind("{{", 0) == 0;
+      if (!templated && (scheme == 0 || s->size() == scheme)) {
         errors.add(up, up + " must be an http:// or https:// URL (got " + in_quotes(*s, 60) + ")");
       } else if (s->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
         errors.add(up, up + " must not contain line breaks or NUL characters");

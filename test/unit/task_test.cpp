@@ -305,6 +305,15 @@ BOOST_AUTO_TEST_CASE(env_cwd_and_stdin_must_be_strings) {
   expect_accepted("/steps/0/exec/cwd", "/tmp");
 }
 
+BOOST_AUTO_TEST_CASE(a_url_that_is_a_template_is_checked_when_rendered_not_when_defined) {
+  json body = minimal();
+  body["params"] = {{"endpoint", "http://127.0.0.1:9/hook"}};
+  body["steps"][0] = {{"name", "a"}, {"http", {{"url", "{{ params.endpoint }}"}}}};
+  BOOST_TEST(errors_of(body).empty());
+  body["steps"][0]["http"]["url"] = "{{ params.endpoint";
+  BOOST_TEST(!errors_of(body).empty());
+}
+
 BOOST_AUTO_TEST_CASE(http_fields_are_validated) {
   json base = minimal();
   base["steps"][0] = {{"name", "a"}, {"http", {{"url", "https://example.com/x"}}}};
