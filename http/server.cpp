@@ -52,9 +52,9 @@ using status_t = restinio::request_handling_status_t;
 using params_t = restinio::router::route_params_t;
 using session = persistence::session;
 
-struct traits_t : public restinio::default_traits_t {
-  using request_handler_t = router_t;
-};
+// The router is wrapped in a handler of our own (see server::start), so the
+// default std::function request handler is used.
+struct traits_t : public restinio::default_traits_t {};
 
 constexpr int max_json_depth = 64;
 constexpr int max_batch_runs = 10000;
@@ -69,7 +69,16 @@ void send_raw(const req_t& req, int status, std::string body, const char* conten
   for (const auto& [k, v] : headers) resp.append_header(k, v);
   if (status != 204) resp.set_body(std::move(body));
   resp.done();
-  actors::global_metrics().http_requests.Add({{"code", std::to_string(status)}}).Increment();
+  // Label lookups hash and lock; each asio thread keeps its own cache.
+  thread_local std::map<int, prometheus::Counter*> by_code;
+  auto it = by_code.find(status);
+  if (it == by_code.end()) {
+    it = by_code
+             .emplace(status, &actors::global_metrics().http_requests.Add(
+                                  {{"code", std::to_string(status)}}))
+             .first;
+  }
+  it->second->Increment();
 }
 
 void send_json(const req_t& req, int status, const json& body,
@@ -237,9 +246,13 @@ struct context {
   std::optional<status_t> deny(const req_t& req) {
     if (!deps.auth->required()) return std::nullopt;
     std::string h = req->header().get_field_or(restinio::http_field::authorization, "");
-    static const std::string prefix = "Bearer ";
-    if (h.size() > prefix.size() && h.compare(0, prefix.size(), prefix) == 0 &&
-        deps.auth->accepts(h.substr(prefix.size()))) {
+    static const std::string prefix = "bearer ";
+    // The scheme name is case-insensitive (RFC 7235 section 2.1).
+    bool bearer = h.size() > prefix.size();
+    for (std::size_t i = 0; bearer && i < prefix.size(); ++i) {
+      bearer = std::tolower(static_cast<unsigned char>(h[i])) == prefix[i];
+    }
+    if (bearer && deps.auth->accepts(h.substr(prefix.size()))) {
       return std::nullopt;
     }
     send_json(req, 401,
@@ -737,6 +750,18 @@ void add_cluster_routes(router_t& r, const std::shared_ptr<context>& ctx) {
   }
 }
 
+// Whether every '%' of a request path starts a two-digit hex escape. RESTinio's
+// router throws on a malformed one, which would close the connection unanswered.
+bool valid_percent_encoding(std::string_view path) {
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '%') continue;
+    if (i + 2 >= path.size() || !hex(path[i + 1]) || !hex(path[i + 2])) return false;
+    i += 2;
+  }
+  return true;
+}
+
 // Known paths, to answer 405 rather than 404 for a wrong method.
 bool known_path(const std::string& path) {
   static const std::vector<std::regex> patterns = {
@@ -795,10 +820,28 @@ void server::start() {
   limits.max_field_value_size(16384);
   limits.max_field_count(100);
   auto* port = &impl_->port;
+  std::shared_ptr<const router_t> routes = std::move(router);
+  auto handler = [routes](req_t req) -> status_t {
+    if (!valid_percent_encoding(req->header().path())) {
+      return reject(req,
+                    {errc::bad_request, "malformed percent-encoding in the request path", ""});
+    }
+    try {
+      return (*routes)(req);
+    } catch (const std::exception& e) {
+      // Whatever escapes a handler still gets the JSON error shape, not a closed connection.
+      try {
+        send_error(req,
+                   {errc::internal, std::string("cannot handle the request: ") + e.what(), ""});
+      } catch (const std::exception&) {
+      }
+      return restinio::request_accepted();
+    }
+  };
   auto settings = restinio::server_settings_t<traits_t>{}
                       .port(static_cast<std::uint16_t>(ctx->opt.port))
                       .address(ctx->opt.host)
-                      .request_handler(std::move(router))
+                      .request_handler(std::move(handler))
                       .incoming_http_msg_limits(limits)
                       .read_next_http_message_timelimit(std::chrono::seconds(60))
                       .handle_request_timeout(std::chrono::seconds(60))

@@ -1,6 +1,8 @@
 #include "persistence/run_repo.hpp"
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 
 #include "persistence/db.hpp"
 #include "persistence/sql_util.hpp"
@@ -175,7 +177,9 @@ void prepare_run_statements(pqxx::connection& c) {
   c.prepare("run_limited_tasks",
             "SELECT task, min(concurrency_limit) FROM runs WHERE status = 'pending' "
             "AND concurrency_limit > 0 AND available_at <= now() "
-            "AND ($1::text[] IS NULL OR queue = ANY($1::text[])) GROUP BY task LIMIT 100");
+            // Task order: claimers take the per-task locks in one order, so never deadlock.
+            "AND ($1::text[] IS NULL OR queue = ANY($1::text[])) GROUP BY task ORDER BY task "
+            "LIMIT 100");
   c.prepare("run_claim_task",
             "WITH c AS MATERIALIZED (SELECT id FROM runs WHERE status = 'pending' AND task = $6 "
             "AND available_at <= now() AND concurrency_limit > 0 "
@@ -385,7 +389,12 @@ result<std::vector<long long>> complete(session& db, const std::vector<completio
   auto runs = nlohmann::json::array();
   auto steps = nlohmann::json::array();
   auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+  // A result delivered twice into one batch would insert its step rows twice
+  // and fail the whole batch on the primary key (and the recorder retries that
+  // batch forever): record each (run, attempt, owner) once.
+  std::set<std::tuple<long long, int, std::string>> seen;
   for (const auto& c : done) {
+    if (!seen.emplace(c.id, c.attempt, c.owner).second) continue;
     runs.push_back({{"id", c.id},
                     {"attempt", c.attempt},
                     {"owner", c.owner},

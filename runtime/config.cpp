@@ -4,6 +4,8 @@
 #include <charconv>
 #include <unistd.h>
 
+#include "domain/task.hpp"
+
 namespace orch::runtime {
 namespace {
 
@@ -129,7 +131,7 @@ const std::vector<config_var>& config_vars() {
       {"RUN_RETENTION", "30d", "finished runs older than this are deleted, 1h to 10y"},
       {"NODE_NAME", "(host name)", "this node's name: letters, digits, - _ ."},
       {"NODE_ROLES", "api,scheduler,dispatcher,worker", "roles of this node"},
-      {"REDIS_URL", "(none)", "reported by /health when set"},
+      {"REDIS_URL", "(none)", "accepted for compatibility; not used yet"},
   };
   return vars;
 }
@@ -169,7 +171,17 @@ result<config> load_config(const std::function<const char*(const char*)>& getenv
   auto& e = c.engine;
   r.integer("WORKER_CONCURRENCY", e.worker_concurrency, 1, 50);
   r.integer("WORKER_PREFETCH", e.prefetch, 0, 10000);
-  if (auto v = r.str("WORKER_QUEUES")) e.queues = split(*v);
+  if (auto v = r.str("WORKER_QUEUES")) {
+    // A queue no task can have would leave the node idle without a word.
+    e.queues = split(*v);
+    for (const auto& q : e.queues) {
+      if (!valid_task_name(q)) {
+        r.errors.push_back("WORKER_QUEUES: queue '" + q +
+                           "' must match ^[a-z0-9][a-z0-9_-]{0,62}$");
+      }
+    }
+    if (e.queues.empty()) r.errors.push_back("WORKER_QUEUES must name at least one queue");
+  }
   r.duration("SCHEDULER_INTERVAL", e.scheduler_interval, millis(100), std::chrono::hours(1));
   r.duration("POLL_INTERVAL", e.poll_interval, millis(10), std::chrono::minutes(1));
   millis grace = e.misfire_grace;
