@@ -19,9 +19,9 @@ struct engine_settings {
   std::string node_name = "node";
   int worker_concurrency = 10;
   int prefetch = 0;  ///< extra runs a node may hold queued; 0: 4 × concurrency, at least 64
-  int claim_batch = 500;
+  int claim_batch = 2000;
   int completion_batch = 500;
-  millis completion_flush{2};
+  millis completion_flush{10};  ///< how long results may wait to share a statement
   millis lease_timeout{15000};
   millis poll_interval{1000};
   millis scheduler_interval{5000};

@@ -211,7 +211,10 @@ void prepare_run_statements(pqxx::connection& c) {
             "error_message = CASE WHEN r.cancel_requested AND x.status = 'pending' "
             "  THEN 'cancelled' ELSE x.error_message END, "
             "lease_owner = NULL, lease_expires_at = NULL, cancel_requested = false "
-            "FROM x WHERE r.id = x.id AND r.attempt = x.attempt AND r.lease_owner = x.owner "
+            // The = ANY(ARRAY(...)) lets the planner fetch by primary key instead of
+            // reading every running row (and its dead versions) through the partial index.
+            "FROM x WHERE r.id = ANY(ARRAY(SELECT id FROM x)) AND r.id = x.id "
+            "AND r.attempt = x.attempt AND r.lease_owner = x.owner "
             "AND r.status = 'running' RETURNING r.id, x.attempt AS attempt, x.release), "
             "ins AS (INSERT INTO run_steps (run_id, attempt, idx, name, status, started_at, "
             "finished_at, exit_code, http_status, output, error_code, error_message) "

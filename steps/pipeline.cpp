@@ -1,5 +1,6 @@
 #include "steps/pipeline.hpp"
 
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -81,7 +82,8 @@ pipeline_outcome run_pipeline(
       {"ORCH_TASK", in.task},
       {"ORCH_ATTEMPT", std::to_string(in.attempt)},
       {"ORCH_IDEMPOTENCY_KEY", ctx.run_id + ":" + std::to_string(in.attempt)}};
-  std::mt19937_64 rng{std::random_device{}()};
+  // Seeded on first use: most attempts never retry a step.
+  std::optional<std::mt19937_64> rng;
 
   int index = 0;
   for (const auto& step : task.steps) {
@@ -120,7 +122,8 @@ pipeline_outcome run_pipeline(
                                                nlohmann::json::error_handler_t::replace);
       }
       if (result.status != run_status::failed || try_no >= policy.max_attempts) break;
-      auto delay = backoff_delay(policy, try_no, rng());
+      if (!rng) rng.emplace(std::random_device{}());
+      auto delay = backoff_delay(policy, try_no, (*rng)());
       step_log("system", "step failed (" + result.error_code + "), retry " +
                              std::to_string(try_no + 1) + "/" +
                              std::to_string(policy.max_attempts) + " in " +
