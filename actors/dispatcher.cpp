@@ -39,7 +39,10 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
   auto release_dead = [=] {
     auto& s = self->state;
     if (s.released_dead) return;
-    auto n = persistence::run_repo::release_dead_incarnations(*s.db, cfg.node_name, s.owner);
+    // The owner now, not ours: a dispatcher of an earlier incarnation that is
+    // still finishing must never take the current pool's runs for dead ones.
+    auto n =
+        persistence::run_repo::release_dead_incarnations(*s.db, cfg.node_name, node->owner());
     if (!n) return;
     s.released_dead = true;
     if (*n > 0) {
@@ -65,6 +68,9 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
     auto& s = self->state;
     s.claim_scheduled = false;
     if (node->draining || s.demand <= 0) return;
+    // A dispatcher of an earlier pool incarnation (stopped, not gone yet) must
+    // not claim under a dead owner: the new dispatcher would release those runs.
+    if (s.owner != node->owner()) return;
     auto pool = lookup(self->system(), pool_key);
     if (!pool) return;
     release_dead();

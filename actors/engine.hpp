@@ -11,6 +11,8 @@
 
 #include "actors/settings.hpp"
 
+#include "persistence/run_repo.hpp"
+
 namespace orch::persistence {
 class session;
 }
@@ -44,11 +46,27 @@ struct api_call {
   std::function<void(persistence::session&)> fn;
 };
 
+/// A run submission waiting for the next group commit, and where its answer goes.
+struct submit_call {
+  persistence::submit_request request;
+  std::function<void(result<persistence::submit_outcome>)> reply;
+};
+
+/// The submitter: gathers the submissions that arrive while it is busy and
+/// commits them together, one transaction (and one WAL flush) for many runs.
+/// Each caller still gets its own answer. Detached: it blocks on PostgreSQL.
+caf::actor spawn_submitter(caf::actor_system& sys, const engine_settings& cfg);
+
 /// One detached API executor with its own database connection.
 caf::actor spawn_api_executor(caf::actor_system& sys, const std::string& database_url);
 
 /// Looks up a registered actor; an invalid handle while it is restarting.
 caf::actor lookup(caf::actor_system& sys, caf::atom_value key);
+
+/// Registers `self` under `key`, replacing a predecessor's entry, and removes
+/// the entry when `self` terminates unless a successor has replaced it already.
+/// (CAF 0.17's registry neither overwrites an entry nor drops a dead actor's.)
+void register_as(caf::local_actor* self, caf::atom_value key);
 
 /// Advisory lock key of the scheduler leadership.
 inline constexpr long long scheduler_leader_key = 0x6f72636802LL;
@@ -56,3 +74,4 @@ inline constexpr long long scheduler_leader_key = 0x6f72636802LL;
 }  // namespace orch::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orch::actors::api_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(orch::actors::submit_call)

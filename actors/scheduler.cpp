@@ -22,7 +22,7 @@ struct scheduler_state {
 caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine_settings cfg,
                               std::shared_ptr<node_state> node) {
   self->state.db = std::make_unique<persistence::session>(cfg.database_url);
-  self->system().registry().put(scheduler_key, caf::actor_cast<caf::strong_actor_ptr>(self));
+  register_as(self, scheduler_key);
   node->scheduler_ok = true;
   self->attach_functor([=](const caf::error&) {
     node->is_leader = false;
@@ -89,7 +89,8 @@ caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine
 
   return {
       [=](tick_atom, unsigned long long gen) {
-        global_metrics().messages("scheduler").Increment();
+        static auto& handled = global_metrics().messages("scheduler");
+        handled.Increment();
         if (gen != self->state.generation) return;  // superseded by a wake
         arm(tick());
       },

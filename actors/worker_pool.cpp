@@ -86,7 +86,6 @@ struct pool_state {
 caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings cfg,
                          std::shared_ptr<node_state> node,
                          std::shared_ptr<cancel_registry> cancels) {
-  node->set_owner(cfg.node_name + "/" + random_incarnation());
   self->state.sys = &self->system();
   self->state.cancels = cancels;
   self->state.inline_executor = std::make_unique<run_executor>(cfg.max_log_lines, cfg.kill_grace);
@@ -247,6 +246,10 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
 caf::actor spawn_worker_pool(caf::actor_system& sys, const engine_settings& cfg,
                              std::shared_ptr<node_state> node,
                              std::shared_ptr<cancel_registry> cancels) {
+  // Rotated here, not in the actor: its initialization runs later on another
+  // thread, and the dispatcher that the supervisor starts next must already
+  // read the new owner.
+  node->set_owner(cfg.node_name + "/" + random_incarnation());
   return sys.spawn(pool_actor, cfg, std::move(node), std::move(cancels));
 }
 

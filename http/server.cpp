@@ -398,16 +398,19 @@ void add_task_routes(router_t& r, const std::shared_ptr<context>& ctx) {
     if (!body) return reject(req, body.error());
     auto submit = parse_run_submit(*body);
     if (!submit) return reject(req, submit.error());
-    return ctx->on_db(req, [name, s = std::move(*submit), ctx](session& db, const req_t& rq) {
-      auto row = persistence::task_repo::get(db, name);
-      if (!row) return send_error(rq, row.error());
-      auto run = build_run(*row, s, "api", "");
-      if (!run) return send_error(rq, run.error());
-      auto out = persistence::run_repo::submit(db, *run);
-      if (!out) return send_error(rq, out.error());
-      if (out->created) ctx->notify(actors::dispatcher_key);
-      send_json(rq, out->created ? 201 : 200, to_json(out->run, false));
-    });
+    // Submissions go to the submitter, which commits those that arrive together
+    // in one transaction; the answer still waits for that commit.
+    actors::submit_call call;
+    call.request.task = name;
+    call.request.build = [s = std::move(*submit)](const persistence::task_row& row) {
+      return build_run(row, s, "api", "");
+    };
+    call.reply = [req](result<persistence::submit_outcome> out) {
+      if (!out) return send_error(req, out.error());
+      send_json(req, out->created ? 201 : 200, to_json(out->run, false));
+    };
+    caf::anon_send(ctx->deps.submitter, std::move(call));
+    return restinio::request_accepted();
   });
 }
 

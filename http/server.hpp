@@ -50,6 +50,7 @@ struct server_options {
 struct server_deps {
   caf::actor_system* system = nullptr;
   std::vector<caf::actor> executors;  ///< API executors, used round-robin
+  caf::actor submitter;               ///< group-commits run submissions
   std::shared_ptr<actors::node_state> node;
   std::shared_ptr<auth_state> auth;
 };

@@ -1,6 +1,7 @@
 #include "persistence/run_repo.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -162,6 +163,21 @@ void prepare_run_statements(pqxx::connection& c) {
             "RETURNING *) SELECT " +
                 run_columns() +
                 " FROM ins, LATERAL (SELECT pg_notify('orch_runs', '')) n ORDER BY id");
+  c.prepare("run_submit_many",
+            "WITH ins AS (INSERT INTO runs (task, task_version, queue, params, trigger, "
+            "max_attempts, priority, concurrency_limit, idempotency_key, available_at) "
+            "SELECT x.task, x.task_version, x.queue, x.params, x.trigger, x.max_attempts, "
+            "x.priority, x.concurrency_limit, x.idempotency_key, "
+            "coalesce(to_timestamp(x.available_ms / 1000.0), now()) "
+            "FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (task text, task_version int, "
+            "queue text, params jsonb, trigger text, max_attempts int, priority int, "
+            "concurrency_limit int, idempotency_key text, available_ms bigint)) "
+            "WITH ORDINALITY AS x(task, task_version, queue, params, trigger, max_attempts, "
+            "priority, concurrency_limit, idempotency_key, available_ms, ord) ORDER BY x.ord "
+            "ON CONFLICT (task, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING "
+            "RETURNING *) SELECT " +
+                run_columns() +
+                " FROM ins, LATERAL (SELECT pg_notify('orch_runs', '')) n ORDER BY id");
   c.prepare("run_claim",
             "WITH c AS MATERIALIZED (SELECT id FROM runs WHERE status = 'pending' "
             "AND available_at <= now() AND concurrency_limit = 0 "
@@ -258,6 +274,88 @@ result<submit_outcome> submit(session& db, const new_run& r) {
   // The row with our key was deleted between the conflict and the read (retention).
   if (!*res) return error_info{errc::conflict, "idempotency key conflict, retry", ""};
   return std::move(**res);
+}
+
+result<std::vector<result<submit_outcome>>> submit_many(session& db,
+                                                        const std::vector<submit_request>& reqs) {
+  std::vector<std::string> names;
+  for (const auto& r : reqs) names.push_back(r.task);
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  auto done = db.transact([&](pqxx::work& tx) {
+    std::map<std::string, task_row> heads;
+    auto rows = tx.exec_params(
+        "SELECT h.name, h.version, t.spec::text, " + epoch_ms("h.created_at") + ", " +
+            epoch_ms("h.updated_at") +
+            " FROM task_heads h JOIN tasks t ON t.name = h.name AND t.version = h.version "
+            "WHERE h.name = ANY($1::text[])",
+        text_array(names));
+    for (const auto& r : rows) {
+      task_row t;
+      t.name = r[0].as<std::string>();
+      t.version = r[1].as<int>();
+      t.spec = nlohmann::json::parse(r[2].as<std::string>());
+      t.created_at = from_epoch_ms(r[3].as<long long>());
+      t.updated_at = from_epoch_ms(r[4].as<long long>());
+      heads.emplace(t.name, std::move(t));
+    }
+    std::vector<result<submit_outcome>> out(
+        reqs.size(), result<submit_outcome>(error_info{errc::internal, "not inserted", ""}));
+    std::vector<std::size_t> inserted;  // request index of each row to insert
+    auto items = nlohmann::json::array();
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      auto head = heads.find(reqs[i].task);
+      if (head == heads.end()) {
+        out[i] = error_info{errc::not_found, "task '" + reqs[i].task + "' not found", ""};
+        continue;
+      }
+      auto run = reqs[i].build(head->second);
+      if (!run) {
+        out[i] = run.error();
+        continue;
+      }
+      items.push_back(new_run_json(*run));
+      inserted.push_back(i);
+    }
+    if (inserted.empty()) return out;
+    auto created = read_runs(tx.exec_prepared("run_submit_many", dump(items)));
+    // Ids follow the insert order; a row missing from RETURNING lost its
+    // idempotency key to an existing run, which is then read.
+    std::map<std::pair<std::string, std::string>, run_record> by_key;
+    std::vector<run_record> keyless;
+    for (auto& r : created) {
+      if (r.idempotency_key) by_key.emplace(std::make_pair(r.task, *r.idempotency_key), r);
+      else keyless.push_back(std::move(r));
+    }
+    std::size_t next_keyless = 0;
+    for (std::size_t k = 0; k < inserted.size(); ++k) {
+      const auto& item = items[k];
+      auto i = inserted[k];
+      if (item["idempotency_key"].is_null()) {
+        out[i] = submit_outcome{keyless.at(next_keyless++), true};
+        continue;
+      }
+      auto key = std::make_pair(item["task"].get<std::string>(),
+                                item["idempotency_key"].get<std::string>());
+      auto it = by_key.find(key);
+      if (it != by_key.end()) {
+        out[i] = submit_outcome{it->second, true};
+        by_key.erase(it);  // a second request with the same key gets the first run
+        continue;
+      }
+      auto existing = tx.exec_params("SELECT " + run_columns() +
+                                         " FROM runs WHERE task = $1 AND idempotency_key = $2",
+                                     key.first, key.second);
+      if (existing.empty()) {
+        out[i] = error_info{errc::conflict, "idempotency key conflict, retry", ""};
+      } else {
+        out[i] = submit_outcome{read_run(existing[0]), false};
+      }
+    }
+    return out;
+  });
+  if (!done) return done.error();
+  return std::move(*done);
 }
 
 result<std::vector<run_record>> submit_batch(session& db, const std::vector<new_run>& runs) {

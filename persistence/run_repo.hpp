@@ -1,6 +1,7 @@
 #pragma once
 /// \file run_repo.hpp Runs: submission, queries, claim, fenced completion, leases.
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "domain/records.hpp"
 #include "domain/result.hpp"
 #include "domain/time.hpp"
+#include "persistence/task_repo.hpp"
 
 namespace orch::persistence {
 
@@ -95,10 +97,24 @@ struct queue_counts {
   std::map<std::string, std::pair<long long, long long>> by_queue;
 };
 
+/// One submission of a group commit: the task's name and how to build the run
+/// from the task's current version (validation of the run's params included).
+struct submit_request {
+  std::string task;
+  std::function<result<new_run>(const task_row&)> build;
+};
+
 namespace run_repo {
 
 /// Inserts a run (or returns the existing one with the same idempotency key).
 result<submit_outcome> submit(session& db, const new_run& run);
+/// Submits many independent runs in one transaction (group commit): one
+/// lookup of the task heads, one insert. A request that fails (unknown task,
+/// invalid params) gets its own error and does not affect the others; an
+/// idempotency key already used returns the existing run (created false).
+/// The outer error is for the transaction as a whole (database unavailable).
+result<std::vector<result<submit_outcome>>> submit_many(session& db,
+                                                        const std::vector<submit_request>& reqs);
 /// Inserts all runs in one statement, all or none.
 result<std::vector<run_record>> submit_batch(session& db, const std::vector<new_run>& runs);
 /// One run; `with_steps` adds its step results. errc::not_found when absent.

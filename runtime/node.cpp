@@ -255,6 +255,7 @@ int serve(const config& cfg, const serve_flags& flags) {
     for (int i = 0; i < cfg.api_workers; ++i) {
       d.executors.push_back(actors::spawn_api_executor(sys, engine.database_url));
     }
+    d.submitter = actors::spawn_submitter(sys, engine);
     d.node = node;
     d.auth = auth;
     api = std::make_unique<http::server>(o, d);
@@ -295,8 +296,19 @@ int serve(const config& cfg, const serve_flags& flags) {
   if (auto pool = actors::lookup(sys, actors::pool_key)) {
     caf::anon_send(pool, actors::drain_atom::value, true);
   }
-  wait_until([&] { return node->active_runs == 0 && node->unrecorded == 0; },
-             engine.kill_grace + std::chrono::seconds(10));
+  auto settled = [&] { return node->active_runs == 0 && node->unrecorded == 0; };
+  if (wait_until(settled, engine.kill_grace + std::chrono::seconds(10))) {
+    // A result may still be on its way: the pool stops counting a run when its
+    // worker goes idle, the recorder counts a result only when it takes it from
+    // its mailbox. A round trip to the recorder, sent after the pool went idle,
+    // queues behind every such result.
+    if (auto recorder = actors::lookup(sys, actors::recorder_key)) {
+      caf::scoped_actor self{sys};
+      self->request(recorder, std::chrono::seconds(5), actors::probe_atom::value)
+          .receive([](bool) {}, [](caf::error&) {});
+      wait_until(settled, std::chrono::seconds(10));
+    }
+  }
   if (api) api->stop();
   caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
   log_info("serve", "stopped");

@@ -16,6 +16,14 @@ struct supervisor_state {
   std::vector<child_spec> specs;
   std::vector<caf::actor> running;  // invalid while a child waits for its restart
   std::unique_ptr<restart_policy> policy;
+
+  // Children stop with their supervisor, last started first. CAF destroys the
+  // state before it runs attached functors, so this cannot be one of those.
+  ~supervisor_state() {
+    for (auto i = running.size(); i-- > 0;) {
+      if (running[i]) caf::anon_send_exit(running[i], caf::exit_reason::user_shutdown);
+    }
+  }
 };
 
 caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self,
@@ -40,14 +48,6 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self,
     s.running[i] = caf::actor{};
   };
   for (std::size_t i = 0; i < st.specs.size(); ++i) start(i);
-
-  self->attach_functor([=](const caf::error&) {
-    // Children stop with their supervisor, last started first.
-    auto& s = self->state;
-    for (auto i = s.running.size(); i-- > 0;) {
-      if (s.running[i]) caf::anon_send_exit(s.running[i], caf::exit_reason::user_shutdown);
-    }
-  });
 
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& s = self->state;

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -314,6 +315,9 @@ class exec_run {
   unique_fd out_;
   unique_fd err_;
   unique_fd in_;
+  // Readable when the child exits, so the wait wakes at once rather than at the
+  // next poll timeout (Linux 5.3+; without it the poll timeout bounds the wait).
+  unique_fd exit_fd_;
   std::string_view stdin_data_;
   std::size_t stdin_pos_ = 0;
 
@@ -436,6 +440,7 @@ step_outcome exec_run::run(const exec_spec& spec,
   out_write.reset();
   err_write.reset();
   in_read.reset();
+  exit_fd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
   set_nonblocking(out_.get());
   set_nonblocking(err_.get());
   std::optional<sigpipe_block> sigpipe_guard;
@@ -541,7 +546,7 @@ step_outcome exec_run::run(const exec_spec& spec,
 }
 
 void exec_run::pump(int timeout_ms) {
-  pollfd fds[3];
+  pollfd fds[4];
   int count = 0;
   int out_index = -1;
   int err_index = -1;
@@ -558,6 +563,7 @@ void exec_run::pump(int timeout_ms) {
     fds[count] = pollfd{in_.get(), POLLOUT, 0};
     in_index = count++;
   }
+  if (exit_fd_ && !reaped_) fds[count++] = pollfd{exit_fd_.get(), POLLIN, 0};
   int ready = ::poll(count > 0 ? fds : nullptr, static_cast<nfds_t>(count), timeout_ms);
   if (ready <= 0) return;
   if (out_index >= 0 && fds[out_index].revents != 0) read_pipe(out_, true);

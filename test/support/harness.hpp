@@ -216,6 +216,8 @@ class server {
 
   /// Starts the process (does not wait for readiness).
   void start() {
+    // Read before fork: the child clears its environment.
+    const std::string program = binary();
     pid_ = fork();
     if (pid_ == 0) {
       int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -226,7 +228,7 @@ class server {
       setenv("PATH", "/usr/local/bin:/usr/bin:/bin", 1);
       setenv("HOME", "/tmp", 1);
       for (const auto& [k, v] : env_) setenv(k.c_str(), v.c_str(), 1);
-      std::vector<std::string> argv = {binary(), "serve"};
+      std::vector<std::string> argv = {program, "serve"};
       argv.insert(argv.end(), args_.begin(), args_.end());
       std::vector<char*> a;
       for (auto& s : argv) a.push_back(s.data());
