@@ -1,9 +1,8 @@
-#include <map>
-
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <map>
 
 #include "actors/engine.hpp"
 #include "actors/log.hpp"
@@ -41,14 +40,13 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
     if (s.released_dead) return;
     // The owner now, not ours: a dispatcher of an earlier incarnation that is
     // still finishing must never take the current pool's runs for dead ones.
-    auto n =
-        persistence::run_repo::release_dead_incarnations(*s.db, cfg.node_name, node->owner());
+    auto n = persistence::run_repo::release_dead_incarnations(*s.db, cfg.node_name, node->owner());
     if (!n) return;
     s.released_dead = true;
     if (*n > 0) {
       global_metrics().leases_requeued.Increment(static_cast<double>(*n));
-      log_info("dispatcher", "released " + std::to_string(*n) +
-                                 " run(s) of an earlier incarnation of this node");
+      log_info("dispatcher",
+               "released " + std::to_string(*n) + " run(s) of an earlier incarnation of this node");
     }
   };
 
@@ -148,8 +146,8 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
         self->delayed_send(self, cfg.poll_interval, tick_atom::value);
       },
       [=](renew_atom) {
-        auto flagged = persistence::run_repo::renew(*self->state.db, self->state.owner,
-                                                    cfg.lease_timeout);
+        auto flagged =
+            persistence::run_repo::renew(*self->state.db, self->state.owner, cfg.lease_timeout);
         if (flagged) {
           auto pool = lookup(self->system(), pool_key);
           for (auto id : *flagged)
@@ -166,8 +164,8 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
         auto requeued = persistence::run_repo::requeue_expired(*s.db, 1000);
         if (requeued && *requeued > 0) {
           global_metrics().leases_requeued.Increment(static_cast<double>(*requeued));
-          log_warning("dispatcher", "re-queued " + std::to_string(*requeued) +
-                                        " run(s) whose lease expired");
+          log_warning("dispatcher",
+                      "re-queued " + std::to_string(*requeued) + " run(s) whose lease expired");
           schedule_claim();
         }
         if (auto counts = persistence::run_repo::counts(*s.db)) {

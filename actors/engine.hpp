@@ -2,15 +2,13 @@
 /// \file engine.hpp Spawn functions of the engine's actors. Each actor is thin:
 /// it routes messages to persistence/, steps/ and domain/.
 
-#include <functional>
-#include <memory>
-
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
+#include <functional>
+#include <memory>
 
 #include "actors/settings.hpp"
-
 #include "persistence/run_repo.hpp"
 
 namespace orch::persistence {

@@ -3,9 +3,8 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "domain/time.hpp"
 
@@ -31,10 +30,14 @@ log_config& cfg() {
 
 const char* level_name(log_level l) {
   switch (l) {
-    case log_level::debug: return "DEBUG";
-    case log_level::info: return "INFO";
-    case log_level::warning: return "WARNING";
-    case log_level::error: return "ERROR";
+    case log_level::debug:
+      return "DEBUG";
+    case log_level::info:
+      return "INFO";
+    case log_level::warning:
+      return "WARNING";
+    case log_level::error:
+      return "ERROR";
   }
   return "INFO";
 }

@@ -14,8 +14,8 @@ void configure_logging(log_level level, bool json, std::string node);
 
 /// Writes one line to stderr if `level` is enabled. Extra fields (run_id, task)
 /// are added when not empty.
-void log_write(log_level level, std::string_view logger, std::string_view msg,
-               long long run_id = 0, std::string_view task = {});
+void log_write(log_level level, std::string_view logger, std::string_view msg, long long run_id = 0,
+               std::string_view task = {});
 
 /// Like log_write, but at most one line per `key` every 10 s; the lines held
 /// back are counted and reported with the next one.

@@ -2,11 +2,10 @@
 /// \file messages.hpp Message types between actors, registered with CAF so any
 /// actor can live on another node.
 
-#include <string>
-#include <vector>
-
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
+#include <string>
+#include <vector>
 
 namespace orch::actors {
 

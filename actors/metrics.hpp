@@ -1,14 +1,14 @@
 #pragma once
 /// \file metrics.hpp The node's Prometheus metrics (names from DESIGN.md section 6).
 
-#include <memory>
-#include <string>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
 
 namespace orch::actors {
 
@@ -41,7 +41,9 @@ struct metrics {
   metrics();
 
   /// orchestrator_tasks_total{status}.
-  prometheus::Counter& tasks(const std::string& status) { return tasks_total.Add({{"status", status}}); }
+  prometheus::Counter& tasks(const std::string& status) {
+    return tasks_total.Add({{"status", status}});
+  }
   /// orchestrator_actor_messages_total{actor}.
   prometheus::Counter& messages(const std::string& actor) {
     return actor_messages.Add({{"actor", actor}});

@@ -1,9 +1,8 @@
-#include <map>
-
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <map>
 
 #include "actors/engine.hpp"
 #include "actors/log.hpp"
@@ -119,8 +118,8 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
       }
     }
     if (!st.results.empty() && !failed) {
-      std::size_t n = std::min<std::size_t>(st.results.size(),
-                                            static_cast<std::size_t>(cfg.completion_batch));
+      std::size_t n =
+          std::min<std::size_t>(st.results.size(), static_cast<std::size_t>(cfg.completion_batch));
       std::vector<persistence::completion> batch;
       batch.reserve(n);
       for (std::size_t i = 0; i < n; ++i) batch.push_back(to_completion(st.results[i]));

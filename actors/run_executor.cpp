@@ -112,10 +112,9 @@ bool run_executor::is_pure(const run_assignment& a) {
   if (it != pure_.end()) return it->second;
   std::string error;
   auto task = task_for(a, error);
-  bool pure = task != nullptr && std::all_of(task->steps.begin(), task->steps.end(),
-                                             [](const step_spec& s) {
-                                               return kind_name(s) == "template";
-                                             });
+  bool pure =
+      task != nullptr && std::all_of(task->steps.begin(), task->steps.end(),
+                                     [](const step_spec& s) { return kind_name(s) == "template"; });
   pure_.emplace(key, pure);
   return pure;
 }

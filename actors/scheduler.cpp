@@ -63,8 +63,8 @@ caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine
       for (auto t : f.fire_times) {
         m.schedule_triggers.Increment();
         m.scheduler_drift.Observe(std::max(
-            0.0, std::chrono::duration<double>(now - std::chrono::time_point_cast<millis>(t))
-                     .count()));
+            0.0,
+            std::chrono::duration<double>(now - std::chrono::time_point_cast<millis>(t)).count()));
         any = true;
       }
     }
@@ -96,7 +96,9 @@ caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine
       },
       // A schedule changed: recompute the next wake-up now.
       [=](wake_atom) { arm(millis(0)); },
-      [=](crash_atom) -> caf::result<void> { throw std::runtime_error("injected scheduler crash"); },
+      [=](crash_atom) -> caf::result<void> {
+        throw std::runtime_error("injected scheduler crash");
+      },
   };
 }
 

@@ -44,8 +44,8 @@ struct node_state {
   std::atomic<bool> scheduler_ok{false};  ///< a scheduler is alive (leader or standby)
   std::atomic<bool> workers_ok{false};
   std::atomic<bool> is_leader{false};
-  std::atomic<int> active_runs{0};     ///< executing or queued on this node
-  std::atomic<int> unrecorded{0};      ///< results not yet written
+  std::atomic<int> active_runs{0};  ///< executing or queued on this node
+  std::atomic<int> unrecorded{0};   ///< results not yet written
   std::atomic<long long> started_ms{0};
 
   /// The current lease owner "<node>/<incarnation>"; rotated when the execution

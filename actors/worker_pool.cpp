@@ -1,19 +1,18 @@
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
 #include <deque>
 #include <map>
 #include <random>
 #include <unordered_map>
 
-#include <caf/actor_registry.hpp>
-#include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/stateful_actor.hpp>
-
 #include "actors/engine.hpp"
 #include "actors/log.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
-#include "domain/records.hpp"
 #include "actors/run_executor.hpp"
+#include "domain/records.hpp"
 
 namespace orch::actors {
 namespace {
@@ -190,9 +189,8 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
             // Pure (template-only) pipelines do no I/O: they run right here on
             // this cooperative thread, without the hand-off to a worker thread.
             steps::cancel_token none;
-            auto result = s.inline_executor->execute(a, none, [&recorder](log_batch&& l) {
-              caf::anon_send(recorder, std::move(l));
-            });
+            auto result = s.inline_executor->execute(
+                a, none, [&recorder](log_batch&& l) { caf::anon_send(recorder, std::move(l)); });
             caf::anon_send(recorder, std::move(result));
           } else {
             s.queue.push_back(std::move(a));

@@ -17,12 +17,15 @@ nlohmann::json opt(const std::optional<T>& v) {
 nlohmann::json to_json(const step_record& s) {
   nlohmann::json err = nullptr;
   if (s.error_code) err = {{"code", *s.error_code}, {"message", s.error_message.value_or("")}};
-  return {{"name", s.name},          {"status", s.status},
-          {"attempt", s.attempt},    {"started_at", opt_time(s.started_at)},
+  return {{"name", s.name},
+          {"status", s.status},
+          {"attempt", s.attempt},
+          {"started_at", opt_time(s.started_at)},
           {"finished_at", opt_time(s.finished_at)},
           {"exit_code", opt(s.exit_code)},
           {"http_status", opt(s.http_status)},
-          {"output", opt(s.output)}, {"error", err}};
+          {"output", opt(s.output)},
+          {"error", err}};
 }
 
 nlohmann::json to_json(const run_record& r, bool with_steps) {
@@ -58,8 +61,9 @@ nlohmann::json to_json(const run_record& r, bool with_steps) {
 }
 
 nlohmann::json to_json(const log_record& l) {
-  return {{"seq", l.seq},          {"ts", format_rfc3339(l.ts)}, {"stream", l.stream},
-          {"step", opt(l.step)},   {"line", l.line},            {"attempt", l.attempt}};
+  return {{"seq", l.seq},       {"ts", format_rfc3339(l.ts)},
+          {"stream", l.stream}, {"step", opt(l.step)},
+          {"line", l.line},     {"attempt", l.attempt}};
 }
 
 std::string sanitize_utf8(std::string_view in) {
@@ -81,18 +85,23 @@ std::string sanitize_utf8(std::string_view in) {
     }
     std::size_t len = 0;
     unsigned cp = 0;
-    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
+    if ((c & 0xE0) == 0xC0)
+      len = 2, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0)
+      len = 3, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0)
+      len = 4, cp = c & 0x07;
     bool valid = len != 0 && i + len <= n;
     for (std::size_t k = 1; valid && k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) valid = false;
-      else cp = (cp << 6) | (p[i + k] & 0x3F);
+      if ((p[i + k] & 0xC0) != 0x80)
+        valid = false;
+      else
+        cp = (cp << 6) | (p[i + k] & 0x3F);
     }
     // Overlong forms, surrogates and values past U+10FFFF are invalid too.
-    if (valid && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
-                  (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-                  (cp >= 0xD800 && cp <= 0xDFFF))) {
+    if (valid &&
+        ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+         (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))) {
       valid = false;
     }
     if (valid) {

@@ -1,11 +1,10 @@
 #pragma once
 /// \file records.hpp Stored runs, step results and log lines, and their API JSON.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "domain/time.hpp"
 

@@ -51,7 +51,7 @@ error_info validation_error(const std::vector<field_error>& errors);
 template <class T>
 class result {
  public:
-  result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  result(T value) : v_(std::move(value)) {}       // NOLINT(google-explicit-constructor)
   result(error_info err) : v_(std::move(err)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -71,6 +71,8 @@ class result {
 /// A result that carries no value.
 using status = result<std::monostate>;
 /// The success value of a status.
-inline status ok_status() { return status{std::monostate{}}; }
+inline status ok_status() {
+  return status{std::monostate{}};
+}
 
 }  // namespace orch

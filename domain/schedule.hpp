@@ -1,11 +1,10 @@
 #pragma once
 /// \file schedule.hpp Schedules: validation and the misfire/overlap fire plan.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "domain/cron.hpp"
 #include "domain/result.hpp"

@@ -2,12 +2,11 @@
 /// \file task.hpp Task and step definitions with strict JSON codecs.
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "domain/result.hpp"
 #include "domain/time.hpp"
@@ -40,8 +39,8 @@ struct http_spec {
   std::string method = "GET";
   std::string url;
   std::map<std::string, std::string> headers;
-  json body;                      ///< null: no body; a string is sent as is; else JSON
-  std::vector<int> expect_status; ///< empty means any 2xx
+  json body;                       ///< null: no body; a string is sent as is; else JSON
+  std::vector<int> expect_status;  ///< empty means any 2xx
 };
 
 /// Renders a string or JSON value from params and earlier outputs; no I/O.
@@ -70,7 +69,7 @@ struct task_spec {
   millis timeout{std::chrono::hours(1)};
   int concurrency = 0;  ///< max runs at once; 0 = unlimited
   std::string queue = "default";
-  int priority = 0;     ///< higher runs first
+  int priority = 0;  ///< higher runs first
 };
 
 /// Limits that validation enforces.
@@ -115,8 +114,7 @@ std::optional<retry_policy> parse_retry(const json& j, const std::string& path,
 /// parse_retry whose absent fields come from `base`; a step's retry object
 /// overrides only what it names of the task's retry policy.
 std::optional<retry_policy> parse_retry(const json& j, const std::string& path,
-                                        std::vector<field_error>& errors,
-                                        const retry_policy& base);
+                                        std::vector<field_error>& errors, const retry_policy& base);
 /// JSON form of a retry policy.
 json to_json(const retry_policy& r);
 

@@ -3,11 +3,10 @@
 
 #include <cstddef>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "domain/result.hpp"
 
@@ -15,12 +14,12 @@ namespace orch {
 
 /// What a template can see while a run executes.
 struct template_context {
-  const nlohmann::json* params = nullptr;                     ///< merged run params
-  const std::map<std::string, std::string>* outputs = nullptr; ///< raw step outputs by name
+  const nlohmann::json* params = nullptr;                       ///< merged run params
+  const std::map<std::string, std::string>* outputs = nullptr;  ///< raw step outputs by name
   std::string run_id;
   std::string task;
   int attempt = 0;
-  const std::map<std::string, std::string>* secrets = nullptr; ///< null: none configured
+  const std::map<std::string, std::string>* secrets = nullptr;  ///< null: none configured
 };
 
 /// The expressions inside `{{ }}` of a string, trimmed, in order ("params.x").

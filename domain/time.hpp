@@ -29,8 +29,12 @@ std::optional<millis> parse_duration(std::string_view text);
 std::string format_duration(millis d);
 
 /// Milliseconds since the epoch, for wire messages.
-inline long long to_epoch_ms(sys_ms t) { return t.time_since_epoch().count(); }
+inline long long to_epoch_ms(sys_ms t) {
+  return t.time_since_epoch().count();
+}
 /// The inverse of to_epoch_ms.
-inline sys_ms from_epoch_ms(long long ms) { return sys_ms{millis{ms}}; }
+inline sys_ms from_epoch_ms(long long ms) {
+  return sys_ms{millis{ms}};
+}
 
 }  // namespace orch

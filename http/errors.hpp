@@ -1,9 +1,8 @@
 #pragma once
 /// \file errors.hpp The one place that maps error codes to HTTP.
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "domain/result.hpp"
 

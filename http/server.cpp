@@ -1,13 +1,13 @@
 #include "http/server.hpp"
 
-#include <atomic>
-#include <charconv>
-#include <regex>
-
-#include <caf/actor_system.hpp>
-#include <caf/send.hpp>
 #include <date/tz.h>
 #include <prometheus/text_serializer.h>
+
+#include <atomic>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <charconv>
+#include <regex>
 #include <restinio/all.hpp>
 
 #include "actors/engine.hpp"
@@ -59,7 +59,9 @@ struct traits_t : public restinio::default_traits_t {};
 constexpr int max_json_depth = 64;
 constexpr int max_batch_runs = 10000;
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 void send_raw(const req_t& req, int status, std::string body, const char* content_type,
               const std::vector<std::pair<std::string, std::string>>& headers = {}) {
@@ -125,7 +127,8 @@ result<json> parse_body(const req_t& req, std::size_t limit, bool allow_empty) {
       return true;
     };
     auto j = json::parse(body.begin(), body.end(), depth_guard);
-    if (!j.is_object()) return error_info{errc::bad_request, "request body must be a JSON object", ""};
+    if (!j.is_object())
+      return error_info{errc::bad_request, "request body must be a JSON object", ""};
     return j;
   } catch (const json::parse_error& e) {
     std::string what = e.what();
@@ -285,8 +288,8 @@ void add_ops_routes(router_t& r, const std::shared_ptr<context>& ctx) {
                    {"scheduler", n.scheduler_ok.load()},
                    {"workers", n.workers_ok.load()}};
     bool ok = n.database_ok && n.scheduler_ok && n.workers_ok;
-    double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started)
-                        .count();
+    double uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started).count();
     json body = {{"status", ok ? "healthy" : "unhealthy"},
                  {"timestamp", format_rfc3339(now_ms())},
                  {"checks", checks},
@@ -294,9 +297,9 @@ void add_ops_routes(router_t& r, const std::shared_ptr<context>& ctx) {
                  {"node", ctx->opt.node_name},
                  {"leader", n.is_leader.load()},
                  {"uptime", uptime}};
-    send_json(req, ok ? 200 : 503, body, ok ? std::vector<std::pair<std::string, std::string>>{}
-                                            : std::vector<std::pair<std::string, std::string>>{
-                                                  {"Retry-After", "5"}});
+    send_json(req, ok ? 200 : 503, body,
+              ok ? std::vector<std::pair<std::string, std::string>>{}
+                 : std::vector<std::pair<std::string, std::string>>{{"Retry-After", "5"}});
     return restinio::request_accepted();
   });
   r.http_get("/ready", [ctx](req_t req, params_t) {
@@ -421,7 +424,8 @@ void add_run_routes(router_t& r, const std::shared_ptr<context>& ctx) {
     auto body = parse_body(req, ctx->opt.max_batch_body_bytes, false);
     if (!body) return reject(req, body.error());
     for (const auto& [k, v] : body->items()) {
-      if (k != "runs") return reject(req, {errc::validation_failed, "unknown field '" + k + "'", k});
+      if (k != "runs")
+        return reject(req, {errc::validation_failed, "unknown field '" + k + "'", k});
     }
     if (!body->contains("runs") || !(*body)["runs"].is_array()) {
       return reject(req, {errc::validation_failed, "runs must be an array", "runs"});
@@ -435,18 +439,19 @@ void add_run_routes(router_t& r, const std::shared_ptr<context>& ctx) {
     for (std::size_t i = 0; i < runs.size(); ++i) {
       auto path = "runs[" + std::to_string(i) + "]";
       auto item = runs[i];
-      if (!item.is_object()) return reject(req, {errc::validation_failed, path + " must be an object", path});
+      if (!item.is_object())
+        return reject(req, {errc::validation_failed, path + " must be an object", path});
       if (!item.contains("task") || !item["task"].is_string() ||
           !valid_task_name(item["task"].get<std::string>())) {
-        return reject(req, {errc::validation_failed, path + ".task must be a task name",
-                            path + ".task"});
+        return reject(
+            req, {errc::validation_failed, path + ".task must be a task name", path + ".task"});
       }
       auto task = item["task"].get<std::string>();
       item.erase("task");
       if (item.contains("idempotency_key")) {
-        return reject(req, {errc::validation_failed,
-                            path + ".idempotency_key is not supported in batches",
-                            path + ".idempotency_key"});
+        return reject(
+            req, {errc::validation_failed, path + ".idempotency_key is not supported in batches",
+                  path + ".idempotency_key"});
       }
       auto s = parse_run_submit(item, path);
       if (!s) return reject(req, s.error());
@@ -491,9 +496,9 @@ void add_run_routes(router_t& r, const std::shared_ptr<context>& ctx) {
     if (auto t = q->get("task")) f.task = *t;
     if (auto s = q->get("status")) {
       if (!parse_run_status(*s)) {
-        return reject(req, {errc::validation_failed,
-                            "status must be one of pending running succeeded failed cancelled",
-                            "status"});
+        return reject(
+            req, {errc::validation_failed,
+                  "status must be one of pending running succeeded failed cancelled", "status"});
       }
       f.status = *s;
     }
@@ -792,7 +797,9 @@ server::server(server_options opts, server_deps deps) : impl_(std::make_unique<i
   impl_->ctx->deps = std::move(deps);
 }
 
-server::~server() { stop(); }
+server::~server() {
+  stop();
+}
 
 void server::start() {
   auto ctx = impl_->ctx;
@@ -826,8 +833,7 @@ void server::start() {
   std::shared_ptr<const router_t> routes = std::move(router);
   auto handler = [routes](req_t req) -> status_t {
     if (!valid_percent_encoding(req->header().path())) {
-      return reject(req,
-                    {errc::bad_request, "malformed percent-encoding in the request path", ""});
+      return reject(req, {errc::bad_request, "malformed percent-encoding in the request path", ""});
     }
     try {
       return (*routes)(req);
@@ -863,6 +869,8 @@ void server::stop() {
   }
 }
 
-int server::port() const { return impl_->port.load(); }
+int server::port() const {
+  return impl_->port.load();
+}
 
 }  // namespace orch::http

@@ -1,14 +1,13 @@
 #pragma once
 /// \file server.hpp The REST front end (RESTinio on its own asio threads).
 
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_set>
 #include <vector>
-
-#include <caf/actor.hpp>
-#include <caf/fwd.hpp>
 
 #include "actors/settings.hpp"
 

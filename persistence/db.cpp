@@ -46,14 +46,18 @@ bool session::ping() {
   }
 }
 
-void session::reset() { conn_.reset(); }
+void session::reset() {
+  conn_.reset();
+}
 
 error_info session::fail(const std::exception& e) {
   auto err = translate(e);
   // After a connection-level failure the connection is unusable; a fresh one is
   // made on the next call.
-  if (err.code == errc::unavailable) reset();
-  else if (conn_ && !conn_->is_open()) reset();
+  if (err.code == errc::unavailable)
+    reset();
+  else if (conn_ && !conn_->is_open())
+    reset();
   return err;
 }
 

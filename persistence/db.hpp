@@ -4,9 +4,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <string>
-
 #include <pqxx/pqxx>
+#include <string>
 
 #include "domain/result.hpp"
 

@@ -32,10 +32,9 @@ result<std::vector<migration>> parse_migrations(const std::vector<migration_sour
     m.sql = s.sql;
     m.checksum = token_hash(s.sql);
     if (!seen.emplace(m.version, s.file).second) {
-      return error_info{errc::validation_failed,
-                        "migrations '" + seen[m.version] + "' and '" + s.file +
-                            "' have the same version",
-                        ""};
+      return error_info{
+          errc::validation_failed,
+          "migrations '" + seen[m.version] + "' and '" + s.file + "' have the same version", ""};
     }
     out.push_back(std::move(m));
   }
@@ -84,8 +83,9 @@ result<int> migrate(session& db, const std::vector<migration>& migrations) {
         }
         pqxx::work tx{c};
         tx.exec(m.sql);
-        tx.exec_params("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                       m.version, m.name, m.checksum);
+        tx.exec_params(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+            m.version, m.name, m.checksum);
         tx.commit();
         ++applied;
       }

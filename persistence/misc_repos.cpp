@@ -81,8 +81,7 @@ result<std::string> create(session& db, const std::string& name) {
   }
   std::string token = "orch_" + hex(bytes, sizeof(bytes));
   auto res = db.transact([&](pqxx::work& tx) {
-    tx.exec_params("INSERT INTO api_tokens (name, hash) VALUES ($1, $2)", name,
-                   token_hash(token));
+    tx.exec_params("INSERT INTO api_tokens (name, hash) VALUES ($1, $2)", name, token_hash(token));
     return true;
   });
   if (!res) return res.error();
@@ -115,8 +114,8 @@ status heartbeat(session& db, const node_row& n) {
         "$7) ON CONFLICT (name) DO UPDATE SET incarnation = EXCLUDED.incarnation, "
         "roles = EXCLUDED.roles, started_at = EXCLUDED.started_at, last_seen = now(), "
         "capacity = EXCLUDED.capacity, active = EXCLUDED.active, status = EXCLUDED.status",
-        n.name, n.incarnation, text_array(n.roles), to_epoch_ms(n.started_at), n.capacity,
-        n.active, n.status);
+        n.name, n.incarnation, text_array(n.roles), to_epoch_ms(n.started_at), n.capacity, n.active,
+        n.status);
     return true;
   });
   if (!res) return res.error();

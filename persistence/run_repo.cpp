@@ -56,12 +56,11 @@ std::vector<run_record> read_runs(const pqxx::result& rows) {
 }
 
 void load_steps(pqxx::work& tx, run_record& run) {
-  auto rows = tx.exec_params(
-      "SELECT idx, name, status, attempt, " + epoch_ms("started_at") + ", " +
-          epoch_ms("finished_at") +
-          ", exit_code, http_status, output, error_code, error_message "
-          "FROM run_steps WHERE run_id = $1 ORDER BY attempt, idx",
-      run.id);
+  auto rows = tx.exec_params("SELECT idx, name, status, attempt, " + epoch_ms("started_at") + ", " +
+                                 epoch_ms("finished_at") +
+                                 ", exit_code, http_status, output, error_code, error_message "
+                                 "FROM run_steps WHERE run_id = $1 ORDER BY attempt, idx",
+                             run.id);
   for (const auto& r : rows) {
     step_record s;
     s.index = r[0].as<int>();
@@ -96,15 +95,15 @@ nlohmann::json new_run_json(const new_run& r) {
           {"params", r.params},
           {"trigger", r.trigger},
           {"schedule_id", r.schedule_id ? nlohmann::json(*r.schedule_id) : nlohmann::json()},
-          {"scheduled_ms", r.scheduled_for ? nlohmann::json(to_epoch_ms(*r.scheduled_for))
-                                           : nlohmann::json()},
+          {"scheduled_ms",
+           r.scheduled_for ? nlohmann::json(to_epoch_ms(*r.scheduled_for)) : nlohmann::json()},
           {"max_attempts", r.max_attempts},
           {"priority", r.priority},
           {"concurrency_limit", r.concurrency_limit},
           {"idempotency_key",
            r.idempotency_key ? nlohmann::json(*r.idempotency_key) : nlohmann::json()},
-          {"available_ms", r.available_at ? nlohmann::json(to_epoch_ms(*r.available_at))
-                                          : nlohmann::json()},
+          {"available_ms",
+           r.available_at ? nlohmann::json(to_epoch_ms(*r.available_at)) : nlohmann::json()},
           {"retry_of", r.retry_of ? nlohmann::json(*r.retry_of) : nlohmann::json()}};
 }
 
@@ -130,7 +129,9 @@ std::string requeue_sql(const std::string& where) {
 // re-run (at-least-once), and fencing keeps recording exactly-once. Not waiting
 // for the WAL flush keeps the burn-down pipeline from stalling on fsync.
 // Submissions keep synchronous commit: an acknowledged run is durable.
-void async_commit(pqxx::work& tx) { tx.exec("SET LOCAL synchronous_commit = off"); }
+void async_commit(pqxx::work& tx) {
+  tx.exec("SET LOCAL synchronous_commit = off");
+}
 
 std::string dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -263,10 +264,10 @@ result<submit_outcome> submit(session& db, const new_run& r) {
         nullable(num_param(r.retry_of)));
     if (!rows.empty()) return submit_outcome{read_run(rows[0]), true};
     if (!r.idempotency_key) return std::nullopt;
-    auto existing =
-        tx.exec_params("SELECT " + run_columns() + " FROM runs WHERE task = $1 AND "
-                       "idempotency_key = $2",
-                       r.task, *r.idempotency_key);
+    auto existing = tx.exec_params("SELECT " + run_columns() +
+                                       " FROM runs WHERE task = $1 AND "
+                                       "idempotency_key = $2",
+                                   r.task, *r.idempotency_key);
     if (existing.empty()) return std::nullopt;
     return submit_outcome{read_run(existing[0]), false};
   });
@@ -324,8 +325,10 @@ result<std::vector<result<submit_outcome>>> submit_many(session& db,
     std::map<std::pair<std::string, std::string>, run_record> by_key;
     std::vector<run_record> keyless;
     for (auto& r : created) {
-      if (r.idempotency_key) by_key.emplace(std::make_pair(r.task, *r.idempotency_key), r);
-      else keyless.push_back(std::move(r));
+      if (r.idempotency_key)
+        by_key.emplace(std::make_pair(r.task, *r.idempotency_key), r);
+      else
+        keyless.push_back(std::move(r));
     }
     std::size_t next_keyless = 0;
     for (std::size_t k = 0; k < inserted.size(); ++k) {
@@ -343,9 +346,9 @@ result<std::vector<result<submit_outcome>>> submit_many(session& db,
         by_key.erase(it);  // a second request with the same key gets the first run
         continue;
       }
-      auto existing = tx.exec_params("SELECT " + run_columns() +
-                                         " FROM runs WHERE task = $1 AND idempotency_key = $2",
-                                     key.first, key.second);
+      auto existing = tx.exec_params(
+          "SELECT " + run_columns() + " FROM runs WHERE task = $1 AND idempotency_key = $2",
+          key.first, key.second);
       if (existing.empty()) {
         out[i] = error_info{errc::conflict, "idempotency key conflict, retry", ""};
       } else {
@@ -362,9 +365,8 @@ result<std::vector<run_record>> submit_batch(session& db, const std::vector<new_
   auto items = nlohmann::json::array();
   for (const auto& r : runs) items.push_back(new_run_json(r));
   auto payload = dump(items);
-  return db.transact([&](pqxx::work& tx) {
-    return read_runs(tx.exec_prepared("run_batch", payload));
-  });
+  return db.transact(
+      [&](pqxx::work& tx) { return read_runs(tx.exec_prepared("run_batch", payload)); });
 }
 
 result<run_record> get(session& db, long long id, bool with_steps) {
@@ -410,13 +412,14 @@ result<cancel_outcome> cancel(session& db, long long id) {
     if (!rows.empty()) {
       cancel_outcome out{read_run(rows[0]), false};
       out.was_running = out.run.status == "running";
-      if (out.was_running) tx.exec_params("SELECT pg_notify('orch_cancel', $1)", std::to_string(id));
+      if (out.was_running)
+        tx.exec_params("SELECT pg_notify('orch_cancel', $1)", std::to_string(id));
       return out;
     }
     auto run = find(tx, id);
     if (!run) return run_not_found(id);
-    return error_info{errc::conflict, "run " + std::to_string(id) + " has already finished (" +
-                                          run->status + ")",
+    return error_info{errc::conflict,
+                      "run " + std::to_string(id) + " has already finished (" + run->status + ")",
                       ""};
   });
   if (!res) return res.error();
@@ -437,8 +440,7 @@ result<run_record> retry(session& db, long long id) {
     if (!rows.empty()) return read_run(rows[0]);
     auto run = find(tx, id);
     if (!run) return run_not_found(id);
-    return error_info{errc::conflict, "run " + std::to_string(id) + " is still " + run->status,
-                      ""};
+    return error_info{errc::conflict, "run " + std::to_string(id) + " is still " + run->status, ""};
   });
   if (!res) return res.error();
   return std::move(*res);
@@ -467,10 +469,10 @@ result<std::vector<claimed_run>> claim(session& db, const claim_request& req) {
       auto task = row[0].as<std::string>();
       int limit = row[1].as<int>();
       tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('conc:' || $1))", task);
-      auto running = tx.exec_params1(
-                           "SELECT count(*) FROM runs WHERE task = $1 AND status = 'running'",
-                           task)[0]
-                         .as<long long>();
+      auto running =
+          tx.exec_params1("SELECT count(*) FROM runs WHERE task = $1 AND status = 'running'",
+                          task)[0]
+              .as<long long>();
       long long free = limit - running;
       if (free <= 0) continue;
       int n = static_cast<int>(std::min<long long>(free, room));

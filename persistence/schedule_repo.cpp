@@ -1,9 +1,9 @@
 #include "persistence/schedule_repo.hpp"
 
+#include <date/tz.h>
+
 #include <map>
 #include <random>
-
-#include <date/tz.h>
 
 #include "domain/task.hpp"
 #include "persistence/db.hpp"
@@ -15,8 +15,8 @@ namespace {
 const std::string& columns() {
   static const std::string cols =
       "id, task, cron, timezone, params::text, enabled, misfire, overlap, " +
-      epoch_ms("next_fire_at") + ", " + epoch_ms("last_fired_at") + ", " +
-      epoch_ms("created_at") + ", " + epoch_ms("updated_at");
+      epoch_ms("next_fire_at") + ", " + epoch_ms("last_fired_at") + ", " + epoch_ms("created_at") +
+      ", " + epoch_ms("updated_at");
   return cols;
 }
 
@@ -60,8 +60,8 @@ std::string generate_id() {
 std::optional<sys_ms> first_fire(const schedule_spec& spec, sys_ms now) {
   auto cron = cron_expr::parse(spec.cron);
   if (!cron) return std::nullopt;
-  auto next = cron->next_after(std::chrono::floor<std::chrono::seconds>(now),
-                               find_zone(spec.timezone));
+  auto next =
+      cron->next_after(std::chrono::floor<std::chrono::seconds>(now), find_zone(spec.timezone));
   if (!next) return std::nullopt;
   return std::chrono::time_point_cast<millis>(*next);
 }
@@ -123,7 +123,8 @@ std::optional<long long> insert_run(pqxx::work& tx, const task_head& h, const sc
                                     std::optional<sys_seconds> fire_time) {
   auto params = merge_params(h.params, s.params).dump();
   std::optional<std::string> fire_ms;
-  if (fire_time) fire_ms = std::to_string(to_epoch_ms(std::chrono::time_point_cast<millis>(*fire_time)));
+  if (fire_time)
+    fire_ms = std::to_string(to_epoch_ms(std::chrono::time_point_cast<millis>(*fire_time)));
   auto rows = tx.exec_prepared("run_fire", s.task, h.version, h.queue, params, s.id,
                                nullable(fire_ms), h.max_attempts, h.priority, h.concurrency);
   if (rows.empty()) return std::nullopt;
@@ -145,10 +146,10 @@ void prepare_schedule_statements(pqxx::connection& c) {
 nlohmann::json to_json(const schedule_row& row) {
   auto j = to_json(row.spec);
   j["id"] = row.spec.id;
-  j["next_fire_at"] = row.next_fire_at ? nlohmann::json(format_rfc3339(*row.next_fire_at))
-                                       : nlohmann::json();
-  j["last_fired_at"] = row.last_fired_at ? nlohmann::json(format_rfc3339(*row.last_fired_at))
-                                         : nlohmann::json();
+  j["next_fire_at"] =
+      row.next_fire_at ? nlohmann::json(format_rfc3339(*row.next_fire_at)) : nlohmann::json();
+  j["last_fired_at"] =
+      row.last_fired_at ? nlohmann::json(format_rfc3339(*row.last_fired_at)) : nlohmann::json();
   j["created_at"] = format_rfc3339(row.created_at);
   j["updated_at"] = format_rfc3339(row.updated_at);
   return j;
@@ -178,9 +179,8 @@ result<std::pair<schedule_row, bool>> put(session& db, schedule_spec spec, sys_m
     std::optional<sys_ms> next = first_fire(spec, now);
     // An unchanged timing keeps its stored next fire, so re-applying a file
     // neither loses nor repeats a fire.
-    if (existing && existing->spec.cron == spec.cron &&
-        existing->spec.timezone == spec.timezone && existing->spec.enabled && spec.enabled &&
-        existing->next_fire_at) {
+    if (existing && existing->spec.cron == spec.cron && existing->spec.timezone == spec.timezone &&
+        existing->spec.enabled && spec.enabled && existing->next_fire_at) {
       next = existing->next_fire_at;
     }
     write(tx, spec, next, !existing);
@@ -200,9 +200,9 @@ result<schedule_row> get(session& db, const std::string& id) {
 result<std::vector<schedule_row>> list(session& db, int limit, const std::string& cursor) {
   return db.transact([&](pqxx::work& tx) {
     std::vector<schedule_row> out;
-    for (const auto& r : tx.exec_params("SELECT " + columns() +
-                                            " FROM schedules WHERE id > $1 ORDER BY id LIMIT $2",
-                                        cursor, limit)) {
+    for (const auto& r : tx.exec_params(
+             "SELECT " + columns() + " FROM schedules WHERE id > $1 ORDER BY id LIMIT $2", cursor,
+             limit)) {
       out.push_back(read_row(r));
     }
     return out;
@@ -276,18 +276,20 @@ result<std::vector<fire_result>> fire_due(session& db, sys_ms now, std::chrono::
       if (it == heads.end()) it = heads.emplace(s.task, load_head(tx, s.task)).first;
       if (!cron || zone == nullptr || !it->second) {
         // The task is gone (or the row is unusable): the schedule stops.
-        tx.exec_params("UPDATE schedules SET enabled = false, next_fire_at = NULL, "
-                       "updated_at = now() WHERE id = $1",
-                       s.id);
+        tx.exec_params(
+            "UPDATE schedules SET enabled = false, next_fire_at = NULL, "
+            "updated_at = now() WHERE id = $1",
+            s.id);
         continue;
       }
       auto next_fire = std::chrono::floor<std::chrono::seconds>(*row.next_fire_at);
       auto plan = plan_fires(*cron, zone, next_fire, now_s, grace, s.misfire);
       fr.missed = plan.missed;
       if (s.overlap == overlap_policy::skip && !plan.fire_times.empty()) {
-        bool active = !tx.exec_params("SELECT 1 FROM runs WHERE schedule_id = $1 AND status IN "
-                                      "('pending', 'running') LIMIT 1",
-                                      s.id)
+        bool active = !tx.exec_params(
+                             "SELECT 1 FROM runs WHERE schedule_id = $1 AND status IN "
+                             "('pending', 'running') LIMIT 1",
+                             s.id)
                            .empty();
         if (active) {
           fr.skipped_overlap = static_cast<long long>(plan.fire_times.size());
@@ -312,8 +314,7 @@ result<std::vector<fire_result>> fire_due(session& db, sys_ms now, std::chrono::
           "UPDATE schedules SET next_fire_at = to_timestamp($2::bigint / 1000.0), "
           "last_fired_at = coalesce(to_timestamp($3::bigint / 1000.0), last_fired_at) "
           "WHERE id = $1",
-          s.id,
-          nullable(ms_param(plan.next ? std::optional<sys_ms>(*plan.next) : std::nullopt)),
+          s.id, nullable(ms_param(plan.next ? std::optional<sys_ms>(*plan.next) : std::nullopt)),
           nullable(ms_param(last ? std::optional<sys_ms>(*last) : std::nullopt)));
       out.push_back(std::move(fr));
     }

@@ -1,11 +1,10 @@
 #pragma once
 /// \file schedule_repo.hpp Schedules and the leader's fire transaction.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "domain/result.hpp"
 #include "domain/schedule.hpp"

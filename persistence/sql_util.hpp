@@ -2,10 +2,9 @@
 /// \file sql_util.hpp Small helpers shared by the repositories.
 
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "domain/time.hpp"
 

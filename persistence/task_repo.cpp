@@ -111,8 +111,8 @@ result<task_row> get_version(session& db, const std::string& name, int version) 
 
 result<std::vector<task_row>> list(session& db, int limit, const std::string& cursor) {
   return db.transact([&](pqxx::work& tx) {
-    auto rows = tx.exec_params(std::string(select_head) + "WHERE h.name > $1 ORDER BY h.name LIMIT $2",
-                               cursor, limit);
+    auto rows = tx.exec_params(
+        std::string(select_head) + "WHERE h.name > $1 ORDER BY h.name LIMIT $2", cursor, limit);
     std::vector<task_row> out;
     out.reserve(rows.size());
     for (const auto& r : rows) out.push_back(read_row(r));

@@ -1,11 +1,10 @@
 #pragma once
 /// \file task_repo.hpp Versioned task definitions.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "domain/task.hpp"
 #include "domain/time.hpp"

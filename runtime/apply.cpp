@@ -1,13 +1,13 @@
 #include "runtime/apply.hpp"
 
+#include <curl/curl.h>
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <curl/curl.h>
-#include <yaml-cpp/yaml.h>
 
 namespace orch::runtime {
 namespace {
@@ -42,8 +42,10 @@ json convert(const YAML::Node& n, int depth) {
   if (depth > 64) throw std::runtime_error("nesting deeper than 64 levels");
   switch (n.Type()) {
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return nullptr;
-    case YAML::NodeType::Scalar: return scalar(n);
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      return scalar(n);
     case YAML::NodeType::Sequence: {
       json arr = json::array();
       for (const auto& item : n) arr.push_back(convert(item, depth + 1));
@@ -93,7 +95,8 @@ std::string describe(const http_reply& r) {
     auto j = json::parse(r.body);
     if (j.contains("error")) {
       std::string msg = j["error"].value("message", "");
-      if (j["error"].contains("field")) msg += " (field " + j["error"]["field"].get<std::string>() + ")";
+      if (j["error"].contains("field"))
+        msg += " (field " + j["error"]["field"].get<std::string>() + ")";
       return "HTTP " + std::to_string(r.status) + ": " + msg;
     }
   } catch (const std::exception&) {
@@ -136,7 +139,8 @@ result<apply_set> read_apply_files(const std::vector<std::string>& paths) {
       }
     } else {
       auto parsed = yaml_to_json(text);
-      if (!parsed) return error_info{errc::validation_failed, f + ": " + parsed.error().message, ""};
+      if (!parsed)
+        return error_info{errc::validation_failed, f + ": " + parsed.error().message, ""};
       docs = std::move(*parsed);
     }
     for (std::size_t i = 0; i < docs.size(); ++i) {
@@ -162,8 +166,7 @@ result<apply_set> read_apply_files(const std::vector<std::string>& paths) {
           }
           const char* key = k == "tasks" ? "name" : "id";
           if (!item.contains(key) || !item[key].is_string()) {
-            return error_info{errc::validation_failed,
-                              at + " needs a string '" + key + "'", ""};
+            return error_info{errc::validation_failed, at + " needs a string '" + key + "'", ""};
           }
           (k == "tasks" ? set.tasks : set.schedules).push_back(item);
         }
@@ -211,8 +214,7 @@ int apply(const apply_set& set, const std::string& base_url, const std::string& 
   std::string base = base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   int failures = 0;
-  auto send = [&](const char* kind, const std::string& path, const std::string& name,
-                  json body) {
+  auto send = [&](const char* kind, const std::string& path, const std::string& name, json body) {
     auto r = http_call("PUT", base + path, body.dump(), token);
     if (!r) {
       std::fprintf(stderr, "%s %s: %s\n", kind, name.c_str(), r.error().message.c_str());
@@ -223,7 +225,8 @@ int apply(const apply_set& set, const std::string& base_url, const std::string& 
       std::string what = r->status == 201 ? "created" : "applied";
       try {
         auto j = json::parse(r->body);
-        if (j.contains("version")) what += " (version " + std::to_string(j["version"].get<int>()) + ")";
+        if (j.contains("version"))
+          what += " (version " + std::to_string(j["version"].get<int>()) + ")";
       } catch (const std::exception&) {
       }
       std::printf("%s %s: %s\n", kind, name.c_str(), what.c_str());

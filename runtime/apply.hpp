@@ -1,10 +1,9 @@
 #pragma once
 /// \file apply.hpp `orchestrator apply -f FILE|DIR`: declarative tasks and schedules.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "domain/result.hpp"
 

@@ -1,8 +1,9 @@
 #include "runtime/config.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
-#include <unistd.h>
 
 #include "domain/task.hpp"
 
@@ -62,9 +63,12 @@ struct reader {
     if (!v) return;
     std::string s = *v;
     std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-    if (s == "1" || s == "true" || s == "yes" || s == "on") out = true;
-    else if (s == "0" || s == "false" || s == "no" || s == "off") out = false;
-    else errors.push_back(std::string(name) + "='" + *v + "' must be true or false");
+    if (s == "1" || s == "true" || s == "yes" || s == "on")
+      out = true;
+    else if (s == "0" || s == "false" || s == "no" || s == "off")
+      out = false;
+    else
+      errors.push_back(std::string(name) + "='" + *v + "' must be true or false");
   }
 };
 
@@ -141,12 +145,16 @@ result<config> load_config(const std::function<const char*(const char*)>& getenv
   reader r{getenv, {}};
   if (auto v = r.str("DATABASE_URL")) c.database_url = *v;
   if (auto v = r.str("ORCH_HOME")) {
-    if (v->empty()) r.errors.push_back("ORCH_HOME must not be empty");
-    else c.orch_home = *v;
+    if (v->empty())
+      r.errors.push_back("ORCH_HOME must not be empty");
+    else
+      c.orch_home = *v;
   }
   if (auto v = r.str("HTTP_HOST")) {
-    if (v->empty()) r.errors.push_back("HTTP_HOST must not be empty");
-    else c.http_host = *v;
+    if (v->empty())
+      r.errors.push_back("HTTP_HOST must not be empty");
+    else
+      c.http_host = *v;
   }
   r.integer("HTTP_PORT", c.http_port, 0, 65535);
   r.integer("API_WORKERS", c.api_workers, 1, 64);
@@ -156,16 +164,24 @@ result<config> load_config(const std::function<const char*(const char*)>& getenv
   if (auto v = r.str("LOG_LEVEL")) {
     std::string s = *v;
     std::transform(s.begin(), s.end(), s.begin(), ::toupper);
-    if (s == "DEBUG") c.level = log_level::debug;
-    else if (s == "INFO") c.level = log_level::info;
-    else if (s == "WARNING") c.level = log_level::warning;
-    else if (s == "ERROR") c.level = log_level::error;
-    else r.errors.push_back("LOG_LEVEL='" + *v + "' must be one of DEBUG INFO WARNING ERROR");
+    if (s == "DEBUG")
+      c.level = log_level::debug;
+    else if (s == "INFO")
+      c.level = log_level::info;
+    else if (s == "WARNING")
+      c.level = log_level::warning;
+    else if (s == "ERROR")
+      c.level = log_level::error;
+    else
+      r.errors.push_back("LOG_LEVEL='" + *v + "' must be one of DEBUG INFO WARNING ERROR");
   }
   if (auto v = r.str("LOG_FORMAT")) {
-    if (*v == "json") c.log_json = true;
-    else if (*v == "text" || *v == "structured") c.log_json = false;
-    else r.errors.push_back("LOG_FORMAT='" + *v + "' must be text or json");
+    if (*v == "json")
+      c.log_json = true;
+    else if (*v == "text" || *v == "structured")
+      c.log_json = false;
+    else
+      r.errors.push_back("LOG_FORMAT='" + *v + "' must be text or json");
   }
   r.boolean("ENABLE_METRICS", c.enable_metrics);
   auto& e = c.engine;
@@ -195,8 +211,7 @@ result<config> load_config(const std::function<const char*(const char*)>& getenv
   e.node_name = default_node_name();
   if (auto v = r.str("NODE_NAME")) {
     if (!valid_node_name(*v)) {
-      r.errors.push_back("NODE_NAME='" + *v +
-                         "' must be 1 to 63 letters, digits, '-', '_' or '.'");
+      r.errors.push_back("NODE_NAME='" + *v + "' must be 1 to 63 letters, digits, '-', '_' or '.'");
     } else {
       e.node_name = *v;
     }

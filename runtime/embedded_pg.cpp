@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
-
 #include <pqxx/pqxx>
 
 #include "actors/log.hpp"
@@ -99,7 +98,9 @@ std::string find_postgres_bin_dir() {
 
 embedded_postgres::embedded_postgres(std::string home) : home_(std::move(home)) {}
 
-embedded_postgres::~embedded_postgres() { stop(); }
+embedded_postgres::~embedded_postgres() {
+  stop();
+}
 
 result<std::string> embedded_postgres::start() {
   bin_dir_ = find_postgres_bin_dir();
@@ -126,8 +127,8 @@ result<std::string> embedded_postgres::start() {
   if (pg_user != nullptr && !accessible_by(pg_user, home.string())) {
     // The postgres user cannot reach ORCH_HOME (e.g. below /root); keep the
     // cluster in a directory of its own that it can reach.
-    base = fs::path("/var/lib/orchestrator") /
-           std::to_string(std::hash<std::string>{}(home.string()));
+    base =
+        fs::path("/var/lib/orchestrator") / std::to_string(std::hash<std::string>{}(home.string()));
     log_info("embedded-postgres", "postgres cannot access " + home.string() + "; using " +
                                       base.string() + " for the embedded database");
   }
@@ -162,8 +163,8 @@ result<std::string> embedded_postgres::start() {
   if (running != 0) {
     std::string opts = "-c listen_addresses='' -c unix_socket_directories='" + socket_dir_ +
                        "' -p " + std::to_string(embedded_port) + " -c max_connections=200";
-    int rc = run_program({bin_dir_ + "/pg_ctl", "-D", data_dir_, "-l", log_file, "-w", "-t",
-                          "120", "-o", opts, "start"},
+    int rc = run_program({bin_dir_ + "/pg_ctl", "-D", data_dir_, "-l", log_file, "-w", "-t", "120",
+                          "-o", opts, "start"},
                          pg_user, log_file);
     if (rc != 0) {
       return error_info{errc::unavailable,

@@ -4,16 +4,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/stateful_actor.hpp>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <thread>
-
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-#include <caf/scoped_actor.hpp>
-#include <caf/event_based_actor.hpp>
-#include <caf/stateful_actor.hpp>
 
 #include "actors/engine.hpp"
 #include "actors/messages.hpp"
@@ -62,8 +61,10 @@ caf::behavior probe_actor(caf::stateful_actor<probe_state>* self, std::string ur
         auto& s = self->state;
         bool ok = s.db->ping();
         if (ok != node->database_ok) {
-          if (ok) log_info("health", "database reachable");
-          else log_error("health", "database unreachable");
+          if (ok)
+            log_info("health", "database reachable");
+          else
+            log_error("health", "database unreachable");
         }
         node->database_ok = ok;
         if (ok) {
@@ -106,7 +107,9 @@ bool wait_until(Pred pred, millis timeout, const std::atomic<bool>* abort = null
 
 }  // namespace
 
-const char* version() { return "0.1.0"; }
+const char* version() {
+  return "0.1.0";
+}
 
 bool is_loopback(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;
@@ -175,8 +178,8 @@ int serve(const config& cfg, const serve_flags& flags) {
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&sigs, &sig);
-    log_info("serve", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-                          ", draining");
+    log_info("serve",
+             std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", draining");
     stop.request(0);
     sigwait(&sigs, &sig);
     second_signal = true;
@@ -262,14 +265,14 @@ int serve(const config& cfg, const serve_flags& flags) {
     try {
       api->start();
     } catch (const std::exception& e) {
-      log_error("serve", "cannot listen on " + cfg.http_host + ":" +
-                             std::to_string(cfg.http_port) + ": " + e.what());
+      log_error("serve", "cannot listen on " + cfg.http_host + ":" + std::to_string(cfg.http_port) +
+                             ": " + e.what());
       anon_send_exit(root, caf::exit_reason::user_shutdown);
       for (auto& ex : d.executors) anon_send_exit(ex, caf::exit_reason::user_shutdown);
       return 1;
     }
-    std::string host = cfg.http_host.find(':') != std::string::npos ? "[" + cfg.http_host + "]"
-                                                                     : cfg.http_host;
+    std::string host =
+        cfg.http_host.find(':') != std::string::npos ? "[" + cfg.http_host + "]" : cfg.http_host;
     log_info("serve", "listening on http://" + host + ":" + std::to_string(api->port()));
     std::printf("orchestrator listening on http://%s:%d\n", host.c_str(), api->port());
     std::fflush(stdout);

@@ -26,8 +26,8 @@ struct supervisor_state {
   }
 };
 
-caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self,
-                               supervisor_options opt, std::vector<child_spec> children,
+caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self, supervisor_options opt,
+                               std::vector<child_spec> children,
                                std::function<void(const std::string&)> on_give_up) {
   auto& st = self->state;
   st.specs = std::move(children);

@@ -1,12 +1,11 @@
 #pragma once
 /// \file supervisor.hpp A reusable supervision building block on CAF actors.
 
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <caf/actor.hpp>
-#include <caf/fwd.hpp>
 
 #include "domain/time.hpp"
 
@@ -28,7 +27,7 @@ struct child_spec {
 struct supervisor_options {
   std::string name = "supervisor";
   restart_strategy strategy = restart_strategy::one_for_one;
-  int max_restarts = 5;         ///< more than this many restarts within `window` escalates
+  int max_restarts = 5;  ///< more than this many restarts within `window` escalates
   millis window{30000};
   millis initial_backoff{100};  ///< doubles per restart up to max_backoff
   millis max_backoff{5000};

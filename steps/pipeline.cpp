@@ -117,17 +117,16 @@ pipeline_outcome run_pipeline(
         const auto& v = std::get<template_spec>(rendered->kind).value;
         result = step_outcome{};
         result.status = run_status::succeeded;
-        result.output = v.is_string() ? v.get<std::string>()
-                                      : v.dump(-1, ' ', false,
-                                               nlohmann::json::error_handler_t::replace);
+        result.output = v.is_string()
+                            ? v.get<std::string>()
+                            : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       }
       if (result.status != run_status::failed || try_no >= policy.max_attempts) break;
       if (!rng) rng.emplace(std::random_device{}());
       auto delay = backoff_delay(policy, try_no, (*rng)());
       step_log("system", "step failed (" + result.error_code + "), retry " +
                              std::to_string(try_no + 1) + "/" +
-                             std::to_string(policy.max_attempts) + " in " +
-                             format_duration(delay));
+                             std::to_string(policy.max_attempts) + " in " + format_duration(delay));
       if (!sleep_unless_stopped(delay, stop)) {
         result = fail("cancelled", "cancelled");
         result.status = run_status::cancelled;

@@ -2,10 +2,9 @@
 /// \file pipeline.hpp Runs a task's steps in order for one attempt of a run.
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "domain/records.hpp"
 #include "domain/task.hpp"

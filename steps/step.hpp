@@ -32,7 +32,7 @@ struct step_outcome {
   std::string output;                      ///< bounded by the executor's limit
   std::optional<int> exit_code;
   std::optional<int> http_status;
-  std::string error_code;    ///< "timeout", "exit_status", "http_status", "cancelled", ...
+  std::string error_code;  ///< "timeout", "exit_status", "http_status", "cancelled", ...
   std::string error_message;
   bool output_truncated = false;
 };

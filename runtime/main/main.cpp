@@ -1,10 +1,9 @@
 // The orchestrator binary: serve, migrate, apply, token create, version.
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "actors/log.hpp"
 #include "persistence/db.hpp"

@@ -80,14 +80,17 @@ std::string database_name(const std::string& url) {
 }
 
 std::map<std::string, std::string> base_env(const std::string& db) {
-  return {{"DATABASE_URL", db}, {"LOG_LEVEL", "WARNING"}, {"WORKER_CONCURRENCY", "4"},
+  return {{"DATABASE_URL", db},
+          {"LOG_LEVEL", "WARNING"},
+          {"WORKER_CONCURRENCY", "4"},
           {"API_WORKERS", "4"}};
 }
 
 json template_task() {
-  return {{"steps", json::array({{{"name", "render"},
-                                  {"template", {{"value", {{"n", "{{ params.n }}"}}}}}}})},
-          {"params", {{"n", 0}}}};
+  return {
+      {"steps",
+       json::array({{{"name", "render"}, {"template", {{"value", {{"n", "{{ params.n }}"}}}}}}})},
+      {"params", {{"n", 0}}}};
 }
 
 // Inserts `n` pending runs of task version 1 with one statement.
@@ -130,8 +133,9 @@ void burn_down(const std::string& name, const json& task, int n, int concurrency
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
   while (std::chrono::steady_clock::now() < deadline) {
     pqxx::work q{c};
-    auto left = q.exec("SELECT (SELECT count(*) FROM runs WHERE status = 'pending') + "
-                       "(SELECT count(*) FROM runs WHERE status = 'running')")[0][0]
+    auto left = q.exec(
+                     "SELECT (SELECT count(*) FROM runs WHERE status = 'pending') + "
+                     "(SELECT count(*) FROM runs WHERE status = 'running')")[0][0]
                     .as<long long>();
     q.commit();
     if (left == 0) break;
@@ -223,9 +227,8 @@ void single_submit(int connections, double seconds) {
       curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
       curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, +[](char*, size_t sz, size_t n, void*) {
-        return sz * n;
-      });
+      curl_easy_setopt(
+          h, CURLOPT_WRITEFUNCTION, +[](char*, size_t sz, size_t n, void*) { return sz * n; });
       while (!stop) {
         long code = 0;
         if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -267,9 +270,9 @@ void latency(int rate, double seconds) {
              std::chrono::minutes(2));
   pqxx::work tx{pc};
   std::vector<double> lat;
-  for (const auto& row : tx.exec(
-           "SELECT extract(epoch from s.started_at - r.created_at) FROM runs r "
-           "JOIN run_steps s ON s.run_id = r.id AND s.idx = 0")) {
+  for (const auto& row :
+       tx.exec("SELECT extract(epoch from s.started_at - r.created_at) FROM runs r "
+               "JOIN run_steps s ON s.run_id = r.id AND s.idx = 0")) {
     lat.push_back(row[0].as<double>() * 1000.0);
   }
   emit({{"benchmark", "submit_to_start_latency"},
@@ -303,10 +306,12 @@ void schedules(int count, int seconds) {
   }
   pqxx::connection pc{db};
   pqxx::work tx{pc};
-  auto start_s = std::chrono::duration_cast<std::chrono::seconds>(start.time_since_epoch()).count() + 2;
+  auto start_s =
+      std::chrono::duration_cast<std::chrono::seconds>(start.time_since_epoch()).count() + 2;
   auto end_s = start_s + seconds - 4;
-  auto dup = tx.exec1("SELECT count(*) FROM (SELECT schedule_id, scheduled_for FROM runs "
-                      "GROUP BY 1, 2 HAVING count(*) > 1) d")[0]
+  auto dup = tx.exec1(
+                   "SELECT count(*) FROM (SELECT schedule_id, scheduled_for FROM runs "
+                   "GROUP BY 1, 2 HAVING count(*) > 1) d")[0]
                  .as<long long>();
   // Every (schedule, second) inside the window must have exactly one run.
   auto fires = tx.exec_params1(
@@ -355,8 +360,8 @@ void memory(int low, int high) {
   long at_high = rss_kib(s.pid());
   emit({{"benchmark", "memory"},
         {"idle_rss_mib", idle / 1024.0},
-        {"rss_mib_at_pending", {{std::to_string(low), at_low / 1024.0},
-                                {std::to_string(high), at_high / 1024.0}}},
+        {"rss_mib_at_pending",
+         {{std::to_string(low), at_low / 1024.0}, {std::to_string(high), at_high / 1024.0}}},
         {"growth_mib", (at_high - at_low) / 1024.0}});
 }
 
@@ -366,8 +371,10 @@ int main(int argc, char** argv) {
   std::string only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    if (a == "--quick")
+      quick = true;
+    else if (a == "--only" && i + 1 < argc)
+      only = argv[++i];
     else {
       std::fprintf(stderr, "usage: %s [--quick] [--only NAME]\n", argv[0]);
       return 2;
@@ -376,7 +383,8 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_ALL);
   auto want = [&](const char* n) { return only.empty() || only == n; };
   try {
-    if (want("burn_down")) burn_down("burn_down_template", template_task(), quick ? 2000 : 50000, 4);
+    if (want("burn_down"))
+      burn_down("burn_down_template", template_task(), quick ? 2000 : 50000, 4);
     if (want("batch_submit")) batch_submit(quick ? 1 : 10);
     if (want("single_submit")) single_submit(8, quick ? 1.0 : 10.0);
     if (want("latency")) latency(500, quick ? 1.0 : 10.0);

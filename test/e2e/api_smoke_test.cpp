@@ -9,12 +9,12 @@ BOOST_AUTO_TEST_CASE(a_submitted_pipeline_runs_to_success_with_its_step_results)
   server srv({{"DATABASE_URL", fresh_database()}});
   srv.start_ready();
   auto c = srv.http();
-  json task = {{"params", {{"who", "world"}}},
-               {"steps",
-                json::array({{{"name", "say"},
-                              {"exec", {{"command", {"/bin/echo", "hello {{ params.who }}"}}}}},
-                             {{"name", "wrap"},
-                              {"template", {{"value", {{"text", "{{ steps.say.output }}"}}}}}}})}};
+  json task = {
+      {"params", {{"who", "world"}}},
+      {"steps",
+       json::array(
+           {{{"name", "say"}, {"exec", {{"command", {"/bin/echo", "hello {{ params.who }}"}}}}},
+            {{"name", "wrap"}, {"template", {{"value", {{"text", "{{ steps.say.output }}"}}}}}}})}};
   BOOST_REQUIRE_EQUAL(c.put("/v1/tasks/greet", task).status, 201);
   auto sub = c.post("/v1/tasks/greet/runs", {{"params", {{"who", "tests"}}}});
   BOOST_REQUIRE_EQUAL(sub.status, 201);

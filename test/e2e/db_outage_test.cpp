@@ -1,7 +1,6 @@
 #define BOOST_TEST_MODULE db_outage
-#include <boost/test/unit_test.hpp>
-
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <mutex>
 
 #include "support/harness.hpp"
@@ -51,7 +50,9 @@ class throwaway_pg {
   }
 
  private:
-  static std::string script() { return std::string(ORCH_SOURCE_DIR) + "/ops/scripts/pg-throwaway.sh"; }
+  static std::string script() {
+    return std::string(ORCH_SOURCE_DIR) + "/ops/scripts/pg-throwaway.sh";
+  }
 
   void pg_ctl(const std::string& args) {
     std::string cmd = vars_["PG_BIN"] + "/pg_ctl -D " + vars_["PG_TMP"] + "/data " + args;

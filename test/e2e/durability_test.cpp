@@ -1,7 +1,6 @@
 #define BOOST_TEST_MODULE durability
-#include <boost/test/unit_test.hpp>
-
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <mutex>
 #include <set>
 
@@ -84,8 +83,8 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_run_survives_kill_9_at_random_moments_an
     // Random moments: mostly while serving, every other round also during startup.
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 1200));
     srv.kill(SIGKILL);
-    BOOST_TEST_MESSAGE("round " << round << ": killed with "
-                                << load.acknowledged().size() << " acknowledged");
+    BOOST_TEST_MESSAGE("round " << round << ": killed with " << load.acknowledged().size()
+                                << " acknowledged");
     if (round % 2 == 1) {
       srv.start();
       std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 400));
@@ -104,12 +103,14 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_run_survives_kill_9_at_random_moments_an
   BOOST_REQUIRE_MESSAGE(
       eventually(
           [&] {
-            return scalar(conn, "SELECT count(*) FROM runs WHERE status IN "
-                                "('pending', 'running')") == 0;
+            return scalar(conn,
+                          "SELECT count(*) FROM runs WHERE status IN "
+                          "('pending', 'running')") == 0;
           },
           60s),
-      "runs still unfinished: " << scalar(conn, "SELECT count(*) FROM runs WHERE status IN "
-                                                "('pending', 'running')"));
+      "runs still unfinished: " << scalar(conn,
+                                          "SELECT count(*) FROM runs WHERE status IN "
+                                          "('pending', 'running')"));
 
   // Every acknowledged run is there and terminal.
   std::set<long long> ids;
@@ -173,8 +174,9 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_run_survives_kill_9_at_random_moments_an
       BOOST_TEST(step_sets[id] == 1, "run " << id << " has " << step_sets[id] << " step sets");
     }
   }
-  auto orphans = tx.exec("SELECT count(*) FROM run_steps s WHERE NOT EXISTS "
-                         "(SELECT 1 FROM runs r WHERE r.id = s.run_id)")[0][0]
+  auto orphans = tx.exec(
+                       "SELECT count(*) FROM run_steps s WHERE NOT EXISTS "
+                       "(SELECT 1 FROM runs r WHERE r.id = s.run_id)")[0][0]
                      .as<long long>();
   BOOST_TEST(orphans == 0);
 }

@@ -1,8 +1,7 @@
 #define BOOST_TEST_MODULE process_group
-#include <boost/test/unit_test.hpp>
-
 #include <sys/prctl.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cerrno>
 
 #include "support/harness.hpp"
@@ -24,8 +23,8 @@ BOOST_TEST_GLOBAL_FIXTURE(subreaper);
 
 std::string pid_file(const std::string& tag) {
   static int n = 0;
-  auto path = "/tmp/orch-pg-" + std::to_string(::getpid()) + "-" + tag + "-" +
-              std::to_string(n++) + ".pid";
+  auto path =
+      "/tmp/orch-pg-" + std::to_string(::getpid()) + "-" + tag + "-" + std::to_string(n++) + ".pid";
   std::remove(path.c_str());
   return path;
 }
@@ -120,17 +119,18 @@ BOOST_AUTO_TEST_CASE(a_failing_run_is_retried_with_backoff_and_ends_failed_with_
   server srv(env(url));
   srv.start_ready();
   auto c = srv.http();
-  json task = {{"steps", json::array({{{"name", "main"},
-                                       {"exec",
-                                        {{"command",
-                                          {"/bin/sh", "-c",
-                                           "echo \"boom $ORCH_ATTEMPT\" >&2; exit 1"}}}}}})},
-               {"retry",
-                {{"max_attempts", 3},
-                 {"initial_delay", "1s"},
-                 {"multiplier", 2},
-                 {"max_delay", "10s"},
-                 {"jitter", false}}}};
+  json task = {
+      {"steps",
+       json::array(
+           {{{"name", "main"},
+             {"exec",
+              {{"command", {"/bin/sh", "-c", "echo \"boom $ORCH_ATTEMPT\" >&2; exit 1"}}}}}})},
+      {"retry",
+       {{"max_attempts", 3},
+        {"initial_delay", "1s"},
+        {"multiplier", 2},
+        {"max_delay", "10s"},
+        {"jitter", false}}}};
   BOOST_REQUIRE_EQUAL(c.put("/v1/tasks/flaky", task).status, 201);
   auto id = submit(c, "flaky");
 

@@ -58,27 +58,30 @@ long long epoch_now() {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(an_every_second_cron_fires_once_per_second_without_duplicates_across_a_restart) {
+BOOST_AUTO_TEST_CASE(
+    an_every_second_cron_fires_once_per_second_without_duplicates_across_a_restart) {
   auto url = fresh_database();
   // A generous grace: the restart's downtime is on time, so no second may be missing.
   server srv(env(url, "30s"));
   srv.start_ready();
   auto c = srv.http();
   put_task(c, "tick", "true");
-  put_schedule(c, "every-second", {{"task", "tick"}, {"cron", "* * * * * *"}, {"misfire", "run_all"}});
+  put_schedule(c, "every-second",
+               {{"task", "tick"}, {"cron", "* * * * * *"}, {"misfire", "run_all"}});
   BOOST_REQUIRE(eventually([&] { return fire_times(url, "every-second").size() >= 4; }, 10s));
 
   srv.kill(SIGKILL);
   srv.start_ready();
   auto before = fire_times(url, "every-second").size();
-  BOOST_REQUIRE(eventually([&] { return fire_times(url, "every-second").size() >= before + 4; }, 15s));
+  BOOST_REQUIRE(
+      eventually([&] { return fire_times(url, "every-second").size() >= before + 4; }, 15s));
   BOOST_REQUIRE_EQUAL(c.request("POST", "/v1/schedules/every-second/pause").status, 200);
 
   auto times = fire_times(url, "every-second");
   BOOST_TEST_MESSAGE(times.size() << " fires from " << times.front() << " to " << times.back());
   for (std::size_t i = 1; i < times.size(); ++i) {
-    BOOST_TEST(times[i] - times[i - 1] == 1, "fire " << i << ": " << times[i - 1] << " then "
-                                                      << times[i]);
+    BOOST_TEST(times[i] - times[i - 1] == 1,
+               "fire " << i << ": " << times[i - 1] << " then " << times[i]);
   }
   // Every run ran once: one terminal attempt each.
   pqxx::connection conn{url};
@@ -87,7 +90,8 @@ BOOST_AUTO_TEST_CASE(an_every_second_cron_fires_once_per_second_without_duplicat
   BOOST_TEST(bad == 0);
 }
 
-BOOST_AUTO_TEST_CASE(after_downtime_skip_drops_missed_fires_run_once_fires_one_and_run_all_fires_each) {
+BOOST_AUTO_TEST_CASE(
+    after_downtime_skip_drops_missed_fires_run_once_fires_one_and_run_all_fires_each) {
   auto url = fresh_database();
   server srv(env(url, "1s"));
   srv.start_ready();
@@ -119,8 +123,7 @@ BOOST_AUTO_TEST_CASE(after_downtime_skip_drops_missed_fires_run_once_fires_one_a
 
   BOOST_TEST(fire_times(url, "m-skip").empty());
   BOOST_TEST(fire_times(url, "m-run_once") == std::vector<long long>{first + 2});
-  BOOST_TEST(fire_times(url, "m-run_all") ==
-             (std::vector<long long>{first, first + 1, first + 2}));
+  BOOST_TEST(fire_times(url, "m-run_all") == (std::vector<long long>{first, first + 1, first + 2}));
   // skip dropped 3, run_once dropped 2.
   BOOST_TEST(metric(c, "orchestrator_missed_schedules_total") == 5);
 }

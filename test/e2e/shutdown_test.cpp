@@ -1,8 +1,7 @@
 #define BOOST_TEST_MODULE shutdown
-#include <boost/test/unit_test.hpp>
-
 #include <sys/prctl.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cerrno>
 
 #include "support/harness.hpp"
@@ -119,12 +118,9 @@ BOOST_AUTO_TEST_CASE(sigterm_releases_runs_still_active_after_the_grace_without_
   auto url = fresh_database();
   pid_dir pids_in;
   const auto& dir = pids_in.path;
-  std::map<std::string, std::string> env = {{"DATABASE_URL", url},
-                                            {"SHUTDOWN_GRACE", "2s"},
-                                            {"KILL_GRACE", "1s"},
-                                            {"WORKER_CONCURRENCY", "2"},
-                                            {"POLL_INTERVAL", "100ms"},
-                                            {"NODE_NAME", "draining"}};
+  std::map<std::string, std::string> env = {{"DATABASE_URL", url},      {"SHUTDOWN_GRACE", "2s"},
+                                            {"KILL_GRACE", "1s"},       {"WORKER_CONCURRENCY", "2"},
+                                            {"POLL_INTERVAL", "100ms"}, {"NODE_NAME", "draining"}};
   server srv(env);
   srv.start_ready();
   auto c = srv.http();

@@ -12,9 +12,12 @@ using namespace orch::test;
 namespace {
 
 std::map<std::string, std::string> fault_env() {
-  return {{"DATABASE_URL", fresh_database()}, {"ORCH_FAULT_INJECTION", "1"},
-          {"WORKER_CONCURRENCY", "2"},        {"POLL_INTERVAL", "100ms"},
-          {"LEASE_TIMEOUT", "3s"},            {"KILL_GRACE", "1s"},
+  return {{"DATABASE_URL", fresh_database()},
+          {"ORCH_FAULT_INJECTION", "1"},
+          {"WORKER_CONCURRENCY", "2"},
+          {"POLL_INTERVAL", "100ms"},
+          {"LEASE_TIMEOUT", "3s"},
+          {"KILL_GRACE", "1s"},
           {"NODE_NAME", "supervision"}};
 }
 

@@ -1,13 +1,12 @@
 #define BOOST_TEST_MODULE pg_migrator
-#include <boost/test/unit_test.hpp>
-
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
-#include "pg/pg_fixture.hpp"
 #include "persistence/misc_repos.hpp"
+#include "pg/pg_fixture.hpp"
 
 using namespace orch;
 using namespace orch::test;
@@ -19,9 +18,10 @@ namespace {
 long long advisory_locks(const std::string& url) {
   pqxx::connection c{url};
   pqxx::nontransaction tx{c};
-  return tx.exec(
-               "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-               "WHERE l.locktype = 'advisory' AND d.datname = current_database()")[0][0]
+  return tx
+      .exec(
+          "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+          "WHERE l.locktype = 'advisory' AND d.datname = current_database()")[0][0]
       .as<long long>();
 }
 
@@ -44,8 +44,9 @@ BOOST_FIXTURE_TEST_CASE(every_embedded_migration_is_applied_once_and_a_second_ru
   BOOST_CHECK_EQUAL(must(p::migrate(db, all)), static_cast<int>(all.size()));
   BOOST_CHECK_EQUAL(count(url, "SELECT count(*) FROM schema_migrations"),
                     static_cast<long long>(all.size()));
-  BOOST_CHECK_EQUAL(count(url, "SELECT count(*) FROM information_schema.tables "
-                               "WHERE table_name IN ('runs','tasks','schedules','run_steps')"),
+  BOOST_CHECK_EQUAL(count(url,
+                          "SELECT count(*) FROM information_schema.tables "
+                          "WHERE table_name IN ('runs','tasks','schedules','run_steps')"),
                     4);
 
   BOOST_CHECK_EQUAL(must(p::migrate(db, all)), 0);
@@ -106,13 +107,14 @@ BOOST_FIXTURE_TEST_CASE(a_failing_migration_is_rolled_back_and_not_recorded, emp
   auto r = p::migrate(db, ms);
   BOOST_REQUIRE(!r.ok());
   BOOST_CHECK_EQUAL(count(url, "SELECT count(*) FROM schema_migrations"), 1);
-  BOOST_CHECK_EQUAL(count(url, "SELECT count(*) FROM information_schema.tables "
-                               "WHERE table_name = 'b'"),
+  BOOST_CHECK_EQUAL(count(url,
+                          "SELECT count(*) FROM information_schema.tables "
+                          "WHERE table_name = 'b'"),
                     0);
   BOOST_CHECK_EQUAL(advisory_locks(url), 0);
   // Fixed, the same session carries on from where it stopped.
-  auto fixed = must(p::parse_migrations({{"0001_a.sql", "CREATE TABLE a (x int);"},
-                                         {"0002_b.sql", "CREATE TABLE b (x int);"}}));
+  auto fixed = must(p::parse_migrations(
+      {{"0001_a.sql", "CREATE TABLE a (x int);"}, {"0002_b.sql", "CREATE TABLE b (x int);"}}));
   BOOST_CHECK_EQUAL(must(p::migrate(db, fixed)), 1);
 }
 

@@ -1,10 +1,10 @@
 #define BOOST_TEST_MODULE pg_misc_repos
-#include <boost/test/unit_test.hpp>
+#include "persistence/misc_repos.hpp"
 
 #include <algorithm>
+#include <boost/test/unit_test.hpp>
 
 #include "pg/pg_fixture.hpp"
-#include "persistence/misc_repos.hpp"
 
 using namespace orch;
 using namespace orch::test;
@@ -77,9 +77,8 @@ BOOST_AUTO_TEST_CASE(create_returns_a_secret_whose_sha256_is_what_is_stored) {
   BOOST_CHECK_EQUAL(stored.size(), 64u);
   BOOST_CHECK_NE(stored, secret);
   // The secret itself appears nowhere in the table.
-  BOOST_CHECK_EQUAL(scalar("SELECT count(*) FROM api_tokens t WHERE t::text LIKE '%" + secret +
-                           "%'"),
-                    0);
+  BOOST_CHECK_EQUAL(
+      scalar("SELECT count(*) FROM api_tokens t WHERE t::text LIKE '%" + secret + "%'"), 0);
   BOOST_CHECK_EQUAL(must(p::token_repo::count(db)), 1);
   auto hashes = must(p::token_repo::hashes(db));
   BOOST_REQUIRE_EQUAL(hashes.size(), 1u);

@@ -2,13 +2,12 @@
 // Shared support for the PostgreSQL tests: one fresh, migrated database per
 // fixture (dropped afterwards), raw SQL helpers and small builders.
 
+#include <boost/test/unit_test.hpp>
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/test/unit_test.hpp>
-#include <pqxx/pqxx>
 
 #include "domain/result.hpp"
 #include "domain/task.hpp"
@@ -87,7 +86,8 @@ inline task_spec make_task(const std::string& name, int concurrency = 0, int pri
 /// Unwraps a result, failing the test with the error message when it holds one.
 template <class T>
 T must(result<T> r) {
-  if (!r) BOOST_FAIL("unexpected error: " << to_string(r.error().code) << ": " << r.error().message);
+  if (!r)
+    BOOST_FAIL("unexpected error: " << to_string(r.error().code) << ": " << r.error().message);
   return std::move(*r);
 }
 

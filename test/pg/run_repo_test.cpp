@@ -1,17 +1,17 @@
 #define BOOST_TEST_MODULE pg_run_repo
-#include <boost/test/unit_test.hpp>
+#include "persistence/run_repo.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
-#include "pg/pg_fixture.hpp"
 #include "persistence/misc_repos.hpp"
-#include "persistence/run_repo.hpp"
+#include "pg/pg_fixture.hpp"
 
 using namespace orch;
 using namespace orch::test;
@@ -400,14 +400,14 @@ BOOST_AUTO_TEST_CASE(the_per_task_concurrency_limit_holds_for_a_single_claimer) 
   }
   for (int i = 0; i < 3; ++i) submit(a_run("free"));
   auto got = must(p::run_repo::claim(db, claim_by("n/1", 100)));
-  long long limited = std::count_if(got.begin(), got.end(),
-                                    [](const auto& c) { return c.task == "limited"; });
+  long long limited =
+      std::count_if(got.begin(), got.end(), [](const auto& c) { return c.task == "limited"; });
   BOOST_CHECK_EQUAL(limited, 2);
   BOOST_CHECK_EQUAL(got.size(), 5u);
   BOOST_CHECK(must(p::run_repo::claim(db, claim_by("n/1", 100))).empty());
   // Finishing one makes room for exactly one more.
-  auto first = *std::find_if(got.begin(), got.end(),
-                             [](const auto& c) { return c.task == "limited"; });
+  auto first =
+      *std::find_if(got.begin(), got.end(), [](const auto& c) { return c.task == "limited"; });
   BOOST_CHECK_EQUAL(must(p::run_repo::complete(db, {done(first, "n/1")})).size(), 1u);
   auto next = must(p::run_repo::claim(db, claim_by("n/1", 100)));
   BOOST_REQUIRE_EQUAL(next.size(), 1u);
@@ -450,8 +450,10 @@ BOOST_AUTO_TEST_CASE(the_per_task_concurrency_limit_holds_across_concurrent_clai
         while (now_held > prev && !max_held.compare_exchange_weak(prev, now_held)) {
         }
         auto running = s.transact([](pqxx::work& tx) {
-          return tx.exec("SELECT count(*) FROM runs WHERE task = 'limited' AND status = "
-                         "'running'")[0][0]
+          return tx
+              .exec(
+                  "SELECT count(*) FROM runs WHERE task = 'limited' AND status = "
+                  "'running'")[0][0]
               .as<long long>();
         });
         if (running) {
@@ -508,8 +510,10 @@ BOOST_AUTO_TEST_CASE(several_limited_tasks_claimed_concurrently_each_keep_their_
           return;
         }
         auto over = s.transact([](pqxx::work& tx) {
-          return tx.exec("SELECT count(*) FROM (SELECT task FROM runs WHERE status = 'running' "
-                         "GROUP BY task HAVING count(*) > min(concurrency_limit)) o")[0][0]
+          return tx
+              .exec(
+                  "SELECT count(*) FROM (SELECT task FROM runs WHERE status = 'running' "
+                  "GROUP BY task HAVING count(*) > min(concurrency_limit)) o")[0][0]
               .as<long long>();
         });
         if (over && *over > 0) over_limit = true;
@@ -560,9 +564,9 @@ BOOST_AUTO_TEST_CASE(a_completion_with_the_wrong_owner_or_attempt_changes_nothin
   BOOST_CHECK(!got.finished_at);
   BOOST_CHECK(got.steps.empty());
   BOOST_CHECK_EQUAL(steps_of(id), 0);
-  BOOST_CHECK_EQUAL(scalar<std::string>("SELECT lease_owner FROM runs WHERE id = " +
-                                        std::to_string(id)),
-                    "node-a/1");
+  BOOST_CHECK_EQUAL(
+      scalar<std::string>("SELECT lease_owner FROM runs WHERE id = " + std::to_string(id)),
+      "node-a/1");
 }
 
 BOOST_AUTO_TEST_CASE(a_completion_is_recorded_exactly_once_with_one_set_of_step_rows) {
@@ -747,9 +751,10 @@ BOOST_AUTO_TEST_CASE(renew_extends_the_owners_leases_and_returns_runs_flagged_fo
   BOOST_REQUIRE_EQUAL(flagged.size(), 1u);
   BOOST_CHECK_EQUAL(flagged[0], a2.id);
   auto left = [&](long long id) {
-    return scalar<double>("SELECT extract(epoch from lease_expires_at - now()) FROM runs "
-                          "WHERE id = " +
-                          std::to_string(id));
+    return scalar<double>(
+        "SELECT extract(epoch from lease_expires_at - now()) FROM runs "
+        "WHERE id = " +
+        std::to_string(id));
   };
   BOOST_CHECK_GT(left(a1.id), 50.0);
   BOOST_CHECK_GT(left(a2.id), 50.0);
@@ -816,10 +821,9 @@ BOOST_AUTO_TEST_CASE(release_dead_incarnations_releases_only_earlier_incarnation
   BOOST_CHECK_EQUAL(status_of(by_owner["node-a/current"]), "running");
   BOOST_CHECK_EQUAL(status_of(by_owner["other-node/x"]), "running");
   BOOST_CHECK_EQUAL(status_of(by_owner["node-ab/old"]), "running");
-  BOOST_CHECK_EQUAL(
-      scalar<std::string>("SELECT lease_owner FROM runs WHERE id = " +
-                          std::to_string(by_owner["other-node/x"])),
-      "other-node/x");
+  BOOST_CHECK_EQUAL(scalar<std::string>("SELECT lease_owner FROM runs WHERE id = " +
+                                        std::to_string(by_owner["other-node/x"])),
+                    "other-node/x");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -946,9 +950,8 @@ BOOST_AUTO_TEST_CASE(prune_deletes_old_finished_runs_with_their_steps_and_logs_o
   BOOST_CHECK_EQUAL(must(p::run_repo::prune(db, millis(std::chrono::hours(24 * 7)), 100)), 1);
   expect_error(p::run_repo::get(db, old_done, true), errc::not_found);
   BOOST_CHECK_EQUAL(steps_of(old_done), 0);
-  BOOST_CHECK_EQUAL(scalar("SELECT count(*) FROM run_logs WHERE run_id = " +
-                           std::to_string(old_done)),
-                    0);
+  BOOST_CHECK_EQUAL(
+      scalar("SELECT count(*) FROM run_logs WHERE run_id = " + std::to_string(old_done)), 0);
   BOOST_CHECK_EQUAL(must(p::run_repo::get(db, recent_done, true)).steps.size(), 1u);
   BOOST_CHECK_EQUAL(status_of(old_pending), "pending");
   BOOST_CHECK_EQUAL(scalar("SELECT count(*) FROM run_logs"), 2);

@@ -1,16 +1,16 @@
 #define BOOST_TEST_MODULE pg_schedule_repo
-#include <boost/test/unit_test.hpp>
+#include "persistence/schedule_repo.hpp"
 
+#include <boost/test/unit_test.hpp>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
-#include "pg/pg_fixture.hpp"
 #include "persistence/run_repo.hpp"
-#include "persistence/schedule_repo.hpp"
 #include "persistence/task_repo.hpp"
+#include "pg/pg_fixture.hpp"
 
 using namespace orch;
 using namespace orch::test;
@@ -21,14 +21,15 @@ namespace {
 
 /// A UTC instant.
 sys_ms utc(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0) {
-  auto day = std::chrono::sys_days{std::chrono::year{y} / std::chrono::month{mo} /
-                                   std::chrono::day{d}};
+  auto day =
+      std::chrono::sys_days{std::chrono::year{y} / std::chrono::month{mo} / std::chrono::day{d}};
   return std::chrono::time_point_cast<millis>(day + std::chrono::hours(h) +
-                                              std::chrono::minutes(mi) +
-                                              std::chrono::seconds(s));
+                                              std::chrono::minutes(mi) + std::chrono::seconds(s));
 }
 
-std::string iso(sys_ms t) { return format_rfc3339(t); }
+std::string iso(sys_ms t) {
+  return format_rfc3339(t);
+}
 
 schedule_spec every(const std::string& cron, const std::string& id = "",
                     const std::string& task = "fetch") {
@@ -121,8 +122,8 @@ BOOST_AUTO_TEST_CASE(create_refuses_a_taken_id_and_an_unknown_task) {
 }
 
 BOOST_AUTO_TEST_CASE(put_upserts_and_keeps_next_fire_when_the_timing_is_unchanged) {
-  auto first = must(p::schedule_repo::put(db, every("0 * * * *", "hourly"),
-                                          utc(2030, 1, 10, 10, 15)));
+  auto first =
+      must(p::schedule_repo::put(db, every("0 * * * *", "hourly"), utc(2030, 1, 10, 10, 15)));
   BOOST_CHECK(first.second);
   BOOST_CHECK_EQUAL(iso(*first.first.next_fire_at), iso(utc(2030, 1, 10, 11)));
 
@@ -135,8 +136,8 @@ BOOST_AUTO_TEST_CASE(put_upserts_and_keeps_next_fire_when_the_timing_is_unchange
   BOOST_CHECK_EQUAL(iso(*second.first.next_fire_at), iso(utc(2030, 1, 10, 11)));
 
   // A new cron is a new timing: next fire recomputed from now.
-  auto third = must(p::schedule_repo::put(db, every("30 * * * *", "hourly"),
-                                          utc(2030, 1, 10, 11, 40)));
+  auto third =
+      must(p::schedule_repo::put(db, every("30 * * * *", "hourly"), utc(2030, 1, 10, 11, 40)));
   BOOST_CHECK(!third.second);
   BOOST_CHECK_EQUAL(iso(*third.first.next_fire_at), iso(utc(2030, 1, 10, 12, 30)));
   BOOST_CHECK_EQUAL(scalar("SELECT count(*) FROM schedules"), 1);
@@ -171,7 +172,8 @@ BOOST_AUTO_TEST_CASE(next_due_is_the_earliest_next_fire_of_enabled_schedules) {
 
 BOOST_AUTO_TEST_CASE(list_pages_by_id_and_remove_deletes) {
   auto now = utc(2030, 1, 10);
-  for (const char* id : {"c", "a", "b"}) must(p::schedule_repo::create(db, every("0 * * * *", id), now));
+  for (const char* id : {"c", "a", "b"})
+    must(p::schedule_repo::create(db, every("0 * * * *", id), now));
   auto page1 = must(p::schedule_repo::list(db, 2, ""));
   BOOST_REQUIRE_EQUAL(page1.size(), 2u);
   BOOST_CHECK_EQUAL(page1[0].spec.id, "a");
@@ -216,9 +218,8 @@ BOOST_AUTO_TEST_CASE(fire_due_creates_one_run_per_due_fire_time_and_advances_nex
   BOOST_CHECK_EQUAL(run.priority, 4);
   BOOST_CHECK_EQUAL(run.max_attempts, 3);
   BOOST_CHECK_EQUAL(run.status, "pending");
-  BOOST_CHECK_EQUAL(scalar("SELECT concurrency_limit FROM runs WHERE id = " +
-                           std::to_string(run.id)),
-                    2);
+  BOOST_CHECK_EQUAL(
+      scalar("SELECT concurrency_limit FROM runs WHERE id = " + std::to_string(run.id)), 2);
 
   auto row = must(p::schedule_repo::get(db, "minutely"));
   BOOST_CHECK_EQUAL(iso(*row.next_fire_at), iso(utc(2030, 1, 10, 10, 2)));
@@ -304,9 +305,9 @@ BOOST_AUTO_TEST_CASE(two_sessions_firing_at_once_create_each_run_once) {
 }
 
 BOOST_AUTO_TEST_CASE(misfire_policies_skip_run_once_and_run_all_after_a_long_outage) {
-  for (auto [id, policy] : {std::pair{"skip", misfire_policy::skip},
-                            std::pair{"once", misfire_policy::run_once},
-                            std::pair{"all", misfire_policy::run_all}}) {
+  for (auto [id, policy] :
+       {std::pair{"skip", misfire_policy::skip}, std::pair{"once", misfire_policy::run_once},
+        std::pair{"all", misfire_policy::run_all}}) {
     auto spec = every("0 * * * *", id);
     spec.misfire = policy;
     must(p::schedule_repo::create(db, spec, utc(2030, 1, 10, 12, 0)));
@@ -436,8 +437,8 @@ BOOST_AUTO_TEST_CASE(fire_due_refuses_while_another_session_holds_the_leader_loc
   expect_error(p::schedule_repo::fire_due(db, utc(2030, 1, 10, 10, 5), grace, 100, leader_key),
                errc::conflict);
 
-  auto fired = must(
-      p::schedule_repo::fire_due(leader, utc(2030, 1, 10, 10, 5), grace, 100, leader_key));
+  auto fired =
+      must(p::schedule_repo::fire_due(leader, utc(2030, 1, 10, 10, 5), grace, 100, leader_key));
   BOOST_REQUIRE_EQUAL(fired.size(), 1u);
   BOOST_CHECK(!fired[0].run_ids.empty());
 
@@ -447,8 +448,8 @@ BOOST_AUTO_TEST_CASE(fire_due_refuses_while_another_session_holds_the_leader_loc
     auto got = p::schedule_repo::try_lead(db, leader_key);
     return got.ok() && *got;
   }));
-  auto after = must(
-      p::schedule_repo::fire_due(db, utc(2030, 1, 10, 10, 6), grace, 100, leader_key));
+  auto after =
+      must(p::schedule_repo::fire_due(db, utc(2030, 1, 10, 10, 6), grace, 100, leader_key));
   BOOST_REQUIRE_EQUAL(after.size(), 1u);
   BOOST_CHECK_EQUAL(after[0].run_ids.size(), 1u);
 }

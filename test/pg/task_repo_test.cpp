@@ -1,12 +1,12 @@
 #define BOOST_TEST_MODULE pg_task_repo
-#include <boost/test/unit_test.hpp>
+#include "persistence/task_repo.hpp"
 
+#include <boost/test/unit_test.hpp>
 #include <set>
 #include <thread>
 
-#include "pg/pg_fixture.hpp"
 #include "persistence/schedule_repo.hpp"
-#include "persistence/task_repo.hpp"
+#include "pg/pg_fixture.hpp"
 
 using namespace orch;
 using namespace orch::test;

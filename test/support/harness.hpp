@@ -4,10 +4,11 @@
 // and the real binary.
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,17 +17,15 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <pqxx/pqxx>
 #include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <curl/curl.h>
-#include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
 
 namespace orch::test {
 
@@ -63,8 +62,7 @@ inline std::string fresh_database(const std::string& admin = admin_url()) {
 }
 
 /// Polls `pred` every 10 ms until it holds or `timeout` passes.
-inline bool eventually(const std::function<bool()>& pred,
-                       std::chrono::milliseconds timeout = 10s) {
+inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     if (pred()) return true;
@@ -108,24 +106,26 @@ class client {
       curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data());
       curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* o) {
-      static_cast<std::string*>(o)->append(d, s * n);
-      return s * n;
-    });
+    curl_easy_setopt(
+        c, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* o) {
+          static_cast<std::string*>(o)->append(d, s * n);
+          return s * n;
+        });
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, +[](char* d, size_t s, size_t n, void* o) {
-      std::string line(d, s * n);
-      auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        std::string k = line.substr(0, colon);
-        for (auto& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        std::string v = line.substr(colon + 1);
-        while (!v.empty() && (v.front() == ' ')) v.erase(v.begin());
-        while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
-        (*static_cast<std::map<std::string, std::string>*>(o))[k] = v;
-      }
-      return s * n;
-    });
+    curl_easy_setopt(
+        c, CURLOPT_HEADERFUNCTION, +[](char* d, size_t s, size_t n, void* o) {
+          std::string line(d, s * n);
+          auto colon = line.find(':');
+          if (colon != std::string::npos) {
+            std::string k = line.substr(0, colon);
+            for (auto& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            std::string v = line.substr(colon + 1);
+            while (!v.empty() && (v.front() == ' ')) v.erase(v.begin());
+            while (!v.empty() && (v.back() == '\r' || v.back() == '\n')) v.pop_back();
+            (*static_cast<std::map<std::string, std::string>*>(o))[k] = v;
+          }
+          return s * n;
+        });
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
     auto rc = curl_easy_perform(c);
     if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
@@ -207,8 +207,8 @@ class server {
     if (!env_.count("HTTP_PORT")) env_["HTTP_PORT"] = std::to_string(free_port());
     port_ = std::stoi(env_["HTTP_PORT"]);
     static int counter = 0;
-    log_path_ = "/tmp/orch-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
-                ".log";
+    log_path_ =
+        "/tmp/orch-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
   }
   ~server() { kill(SIGKILL); }
   server(const server&) = delete;

@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE exec_step
-#include <boost/test/unit_test.hpp>
+#include "steps/exec_step.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -22,8 +23,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include "steps/exec_step.hpp"
 
 using namespace orch;
 using namespace orch::steps;

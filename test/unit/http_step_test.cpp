@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE http_step
-#include <boost/test/unit_test.hpp>
+#include "steps/http_step.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,17 +9,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <cctype>
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "steps/http_step.hpp"
 
 using namespace orch;
 using namespace orch::steps;
