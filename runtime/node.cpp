@@ -21,6 +21,7 @@
 #include "persistence/db.hpp"
 #include "persistence/misc_repos.hpp"
 #include "runtime/database.hpp"
+#include "runtime/notify_listener.hpp"
 #include "runtime/supervisor.hpp"
 #include "steps/http_step.hpp"
 
@@ -240,6 +241,12 @@ int serve(const config& cfg, const serve_flags& flags) {
     log_error("serve", "supervision gave up, the node exits: " + why);
     stop.request(3);
   });
+
+  // Wake-ups from other processes (other nodes, the CLI): only where this node claims.
+  std::unique_ptr<notify_listener> listener;
+  if (cfg.has_role("dispatcher") || cfg.has_role("worker")) {
+    listener = std::make_unique<notify_listener>(sys, engine.database_url);
+  }
 
   std::unique_ptr<http::server> api;
   if (cfg.has_role("api")) {

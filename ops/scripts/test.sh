@@ -5,6 +5,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
+# ccache keys on paths relative to the checkout, so clones in other folders share hits.
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 
 bash ops/scripts/install-deps.sh
 BUILD=${BUILD_DIR:-build}
