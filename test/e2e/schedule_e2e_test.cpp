@@ -40,15 +40,6 @@ std::vector<long long> fire_times(const std::string& url, const std::string& sch
   return out;
 }
 
-double metric(const client& c, const std::string& series) {
-  auto r = c.get("/metrics");
-  std::istringstream in(r.body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return 0;
-}
 
 long long epoch_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(

@@ -21,16 +21,6 @@ std::map<std::string, std::string> fault_env() {
           {"NODE_NAME", "supervision"}};
 }
 
-/// The value of one series of /metrics (0 when absent).
-double metric(const client& c, const std::string& series) {
-  auto r = c.get("/metrics");
-  std::istringstream in(r.body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return 0;
-}
 
 std::string restarts_of(const std::string& actor) {
   return "orchestrator_actor_restarts_total{actor=\"" + actor + "\"}";

@@ -148,6 +148,17 @@ class client {
   std::string token_;
 };
 
+/// The value of one series of /metrics (0 when absent).
+inline double metric(const client& c, const std::string& series) {
+  auto r = c.get("/metrics");
+  std::istringstream in(r.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return 0;
+}
+
 /// Path of the orchestrator binary (ORCH_BINARY, else the build's).
 inline std::string binary() {
   const char* b = std::getenv("ORCH_BINARY");
