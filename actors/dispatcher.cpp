@@ -9,6 +9,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "persistence/db.hpp"
+#include "persistence/misc_repos.hpp"
 #include "persistence/run_repo.hpp"
 #include "persistence/task_repo.hpp"
 
@@ -17,14 +18,20 @@ namespace {
 
 using claim_atom = caf::atom_constant<caf::atom("claim")>;
 
+/// A pool this dispatcher claims for: local, or remote behind the cluster agent.
+struct pool_entry {
+  caf::actor reply_to;  // the pool itself, or the local cluster agent
+  std::string node;
+  int demand = 0;
+  bool local = false;
+};
+
 struct dispatcher_state {
   std::unique_ptr<persistence::session> db;
-  std::string owner;
-  int demand = 0;
   bool claim_scheduled = false;
-  bool released_dead = false;
   std::map<std::pair<std::string, int>, std::string> task_json;
-  caf::actor_addr pool_seen;  // the pool whose demand we hold
+  std::map<std::string, pool_entry> pools;  // by lease owner
+  std::size_t next_pool = 0;                // round robin between pools
   sys_ms last_prune{};
 };
 
@@ -32,23 +39,7 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
                                std::shared_ptr<node_state> node) {
   auto& st = self->state;
   st.db = std::make_unique<persistence::session>(cfg.database_url);
-  st.owner = node->owner();
   register_as(self, dispatcher_key);
-
-  auto release_dead = [=] {
-    auto& s = self->state;
-    if (s.released_dead) return;
-    // The owner now, not ours: a dispatcher of an earlier incarnation that is
-    // still finishing must never take the current pool's runs for dead ones.
-    auto n = persistence::run_repo::release_dead_incarnations(*s.db, cfg.node_name, node->owner());
-    if (!n) return;
-    s.released_dead = true;
-    if (*n > 0) {
-      global_metrics().leases_requeued.Increment(static_cast<double>(*n));
-      log_info("dispatcher",
-               "released " + std::to_string(*n) + " run(s) of an earlier incarnation of this node");
-    }
-  };
 
   auto task_definition = [=](const std::string& task, int version) -> std::optional<std::string> {
     auto& cache = self->state.task_json;
@@ -62,53 +53,77 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
     return text;
   };
 
+  // Claims for one pool; false when the queue ran dry (or the database failed).
+  auto claim_for = [=](const std::string& owner, pool_entry& p) -> bool {
+    auto& s = self->state;
+    persistence::claim_request req;
+    req.owner = owner;
+    req.node = p.node;
+    req.queues = cfg.queues;
+    req.limit = std::min(p.demand, cfg.claim_batch);
+    req.lease = cfg.lease_timeout;
+    auto claimed = persistence::run_repo::claim(*s.db, req);
+    if (!claimed) {
+      global_metrics().db_errors.Increment();
+      log_limited(log_level::error, "dispatcher.claim", "dispatcher",
+                  "claim failed: " + claimed.error().message);
+      return false;
+    }
+    if (claimed->empty()) return false;
+    assignment_batch batch;
+    auto now = to_epoch_ms(now_ms());
+    for (auto& c : *claimed) {
+      auto def = task_definition(c.task, c.task_version);
+      run_assignment a;
+      a.run_id = c.id;
+      a.attempt = c.attempt;
+      a.max_attempts = c.max_attempts;
+      a.owner = owner;
+      a.task = std::move(c.task);
+      a.task_version = c.task_version;
+      // An unreadable definition still reaches a worker, which fails the run clearly.
+      a.task_json = def.value_or("{}");
+      a.params_json = std::move(c.params);
+      a.trigger = std::move(c.trigger);
+      a.claimed_at_ms = now;
+      batch.runs.push_back(std::move(a));
+    }
+    auto n = static_cast<int>(batch.runs.size());
+    p.demand -= n;
+    self->send(p.reply_to, std::move(batch));
+    return n == req.limit;
+  };
+
   auto claim = [=] {
     auto& s = self->state;
     s.claim_scheduled = false;
-    if (node->draining || s.demand <= 0) return;
-    // A dispatcher of an earlier pool incarnation (stopped, not gone yet) must
-    // not claim under a dead owner: the new dispatcher would release those runs.
-    if (s.owner != node->owner()) return;
-    auto pool = lookup(self->system(), pool_key);
-    if (!pool) return;
-    release_dead();
-    while (s.demand > 0 && !node->draining) {
-      persistence::claim_request req;
-      req.owner = s.owner;
-      req.node = cfg.node_name;
-      req.queues = cfg.queues;
-      req.limit = std::min(s.demand, cfg.claim_batch);
-      req.lease = cfg.lease_timeout;
-      auto claimed = persistence::run_repo::claim(*s.db, req);
-      if (!claimed) {
-        global_metrics().db_errors.Increment();
-        log_limited(log_level::error, "dispatcher.claim", "dispatcher",
-                    "claim failed: " + claimed.error().message);
-        return;
+    if (node->draining) return;
+    // A local pool of an earlier incarnation (stopped, not gone yet) must not
+    // get runs under its dead owner: the new pool's recorder releases those.
+    for (auto it = s.pools.begin(); it != s.pools.end();) {
+      if (it->second.local && it->first != node->owner())
+        it = s.pools.erase(it);
+      else
+        ++it;
+    }
+    // Round robin, a batch at a time, so one hungry pool does not starve the rest.
+    bool more = true;
+    while (more && !node->draining) {
+      more = false;
+      if (s.pools.empty()) return;
+      auto start = s.next_pool++ % s.pools.size();
+      auto it = std::next(s.pools.begin(), static_cast<long>(start));
+      for (std::size_t i = 0; i < s.pools.size(); ++i) {
+        if (it->second.demand > 0) {
+          if (!claim_for(it->first, it->second)) {
+            // Nothing due (or no database): the others would find nothing either.
+            if (it->second.demand > 0) return;
+          } else if (it->second.demand > 0) {
+            more = true;
+          }
+        }
+        if (++it == s.pools.end()) it = s.pools.begin();
       }
-      if (claimed->empty()) return;
-      assignment_batch batch;
-      auto now = to_epoch_ms(now_ms());
-      for (auto& c : *claimed) {
-        auto def = task_definition(c.task, c.task_version);
-        run_assignment a;
-        a.run_id = c.id;
-        a.attempt = c.attempt;
-        a.max_attempts = c.max_attempts;
-        a.owner = s.owner;
-        a.task = std::move(c.task);
-        a.task_version = c.task_version;
-        // An unreadable definition still reaches a worker, which fails the run clearly.
-        a.task_json = def.value_or("{}");
-        a.params_json = std::move(c.params);
-        a.trigger = std::move(c.trigger);
-        a.claimed_at_ms = now;
-        batch.runs.push_back(std::move(a));
-      }
-      auto n = static_cast<int>(batch.runs.size());
-      s.demand -= n;
-      self->send(pool, std::move(batch));
-      if (n < req.limit) return;
     }
   };
   auto schedule_claim = [=] {
@@ -118,55 +133,82 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
     self->send(self, claim_atom::value);
   };
 
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& pools = self->state.pools;
+    for (auto it = pools.begin(); it != pools.end();) {
+      if (it->second.reply_to.address() == dm.source)
+        it = pools.erase(it);
+      else
+        ++it;
+    }
+  });
+
   self->send(self, tick_atom::value);
-  self->delayed_send(self, cfg.lease_timeout / 3, renew_atom::value);
   self->send(self, maint_atom::value);
 
   return {
-      [=](demand_atom, int n, bool reset) {
+      [=](demand_atom, demand_msg& d) {
         static auto& handled = global_metrics().messages("dispatcher");
         handled.Increment();
-        auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        if (sender != self->state.pool_seen || reset) {
-          // A new pool incarnation, or a pool that recounted its demand.
-          self->state.pool_seen = sender;
-          self->state.demand = 0;
+        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+        // Remote pools reach the dispatcher only through this node's cluster
+        // agent, which checks the peer; nothing from another node comes here.
+        if (!sender || sender.node() != self->node() || d.owner.empty()) return;
+        auto& p = self->state.pools[d.owner];
+        if (p.reply_to != sender) {
+          p.reply_to = sender;
+          p.local = sender != lookup(self->system(), cluster_key);
+          if (p.local) self->monitor(sender);
         }
-        self->state.demand += n;
+        p.node = d.node;
+        p.demand = d.reset ? d.n : p.demand + d.n;
         schedule_claim();
+      },
+      [=](forget_atom, const std::string& peer) {
+        // A peer node is gone: its pools get nothing more.
+        auto& pools = self->state.pools;
+        for (auto it = pools.begin(); it != pools.end();) {
+          if (!it->second.local && it->second.node == peer)
+            it = pools.erase(it);
+          else
+            ++it;
+        }
       },
       [=](wake_atom) { schedule_claim(); },
       [=](claim_atom) { claim(); },
       [=](tick_atom) {
-        // Pools and dispatchers start in any order: greet a pool we have not heard from.
+        // Pools and dispatchers start in any order: greet a local pool we have not heard from.
         auto pool = lookup(self->system(), pool_key);
-        if (pool && pool.address() != self->state.pool_seen) self->send(pool, hello_atom::value);
+        if (pool && self->state.pools.count(node->owner()) == 0) {
+          self->send(pool, hello_atom::value);
+        }
         // The poll fallback: NOTIFY and in-node wakes make this rarely needed.
         claim();
         self->delayed_send(self, cfg.poll_interval, tick_atom::value);
       },
-      [=](renew_atom) {
-        auto flagged =
-            persistence::run_repo::renew(*self->state.db, self->state.owner, cfg.lease_timeout);
-        if (flagged) {
-          auto pool = lookup(self->system(), pool_key);
-          for (auto id : *flagged)
-            if (pool) self->send(pool, cancel_atom::value, id);
-        } else {
-          log_limited(log_level::error, "dispatcher.renew", "dispatcher",
-                      "lease renewal failed: " + flagged.error().message);
-        }
-        self->delayed_send(self, cfg.lease_timeout / 3, renew_atom::value);
-      },
       [=](maint_atom) {
         auto& s = self->state;
-        release_dead();
         auto requeued = persistence::run_repo::requeue_expired(*s.db, 1000);
         if (requeued && *requeued > 0) {
           global_metrics().leases_requeued.Increment(static_cast<double>(*requeued));
           log_warning("dispatcher",
                       "re-queued " + std::to_string(*requeued) + " run(s) whose lease expired");
           schedule_claim();
+        }
+        // The heartbeat backstop: a node that stopped writing its heartbeat is
+        // declared down and its leases released, cluster messaging or not.
+        if (auto dead = persistence::node_repo::expire(*s.db, cfg.node_name, cfg.node_timeout)) {
+          for (const auto& d : *dead) {
+            auto n = persistence::run_repo::release_owner_prefix(
+                *s.db, d.name + "/" + d.incarnation + ".");
+            long long released = n ? *n : 0;
+            global_metrics().leases_requeued.Increment(static_cast<double>(released));
+            global_metrics().peers_down.Increment();
+            log_warning("dispatcher", "node " + d.name + " missed its heartbeats: declared down, " +
+                                          std::to_string(released) + " run(s) released");
+            self->send(self, forget_atom::value, d.name);
+            if (released > 0) schedule_claim();
+          }
         }
         if (auto counts = persistence::run_repo::counts(*s.db)) {
           global_metrics().queue_depth.Set(static_cast<double>(counts->pending));
@@ -179,8 +221,9 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
           if (pruned && *pruned > 0) {
             global_metrics().runs_pruned.Increment(static_cast<double>(*pruned));
           }
+          persistence::node_repo::forget(*s.db, std::chrono::hours(24));
         }
-        self->delayed_send(self, std::chrono::seconds(2), maint_atom::value);
+        self->delayed_send(self, std::chrono::seconds(1), maint_atom::value);
       },
       [=](crash_atom) -> caf::result<void> {
         throw std::runtime_error("injected dispatcher crash");

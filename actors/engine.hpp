@@ -17,8 +17,9 @@ class session;
 
 namespace orch::actors {
 
-/// The recorder: batches finished attempts and log lines into few statements
-/// (detached: it blocks on PostgreSQL). Registered as recorder_key.
+/// The recorder: batches finished attempts and log lines into few statements,
+/// and renews the leases the pool holds (detached: it blocks on PostgreSQL).
+/// Registered as recorder_key.
 caf::actor spawn_recorder(caf::actor_system& sys, const engine_settings& cfg,
                           std::shared_ptr<node_state> node);
 
@@ -29,8 +30,10 @@ caf::actor spawn_worker_pool(caf::actor_system& sys, const engine_settings& cfg,
                              std::shared_ptr<node_state> node,
                              std::shared_ptr<cancel_registry> cancels);
 
-/// The dispatcher: claims runs in batches as the pool asks, renews leases,
-/// re-queues expired ones, prunes old runs. Registered as dispatcher_key.
+/// The dispatcher: claims runs in batches for the pools that ask (this node's,
+/// and other nodes' through the cluster agent), re-queues expired leases,
+/// declares nodes with stale heartbeats down, prunes old runs. Registered as
+/// dispatcher_key.
 caf::actor spawn_dispatcher(caf::actor_system& sys, const engine_settings& cfg,
                             std::shared_ptr<node_state> node);
 
@@ -58,12 +61,14 @@ caf::actor spawn_submitter(caf::actor_system& sys, const engine_settings& cfg);
 /// One detached API executor with its own database connection.
 caf::actor spawn_api_executor(caf::actor_system& sys, const std::string& database_url);
 
-/// Looks up a registered actor; an invalid handle while it is restarting.
+/// Looks up a well-known actor of this node; an invalid handle while it is
+/// restarting.
 caf::actor lookup(caf::actor_system& sys, caf::atom_value key);
 
-/// Registers `self` under `key`, replacing a predecessor's entry, and removes
-/// the entry when `self` terminates unless a successor has replaced it already.
-/// (CAF 0.17's registry neither overwrites an entry nor drops a dead actor's.)
+/// Registers `self` under `key` in the node's directory, replacing a
+/// predecessor's entry, and removes the entry when `self` terminates unless a
+/// successor has replaced it already. Not CAF's registry: remote nodes can look
+/// up names there, and only the cluster agent may be reachable from outside.
 void register_as(caf::local_actor* self, caf::atom_value key);
 
 /// Advisory lock key of the scheduler leadership.

@@ -22,12 +22,40 @@ using renew_atom = caf::atom_constant<caf::atom("renew")>;
 using maint_atom = caf::atom_constant<caf::atom("maint")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using auth_atom = caf::atom_constant<caf::atom("auth")>;
+using forget_atom = caf::atom_constant<caf::atom("forget")>;
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
 
 /// Registry keys of the node's well-known actors.
 inline constexpr caf::atom_value dispatcher_key = caf::atom("dispatcher");
 inline constexpr caf::atom_value pool_key = caf::atom("pool");
 inline constexpr caf::atom_value recorder_key = caf::atom("recorder");
 inline constexpr caf::atom_value scheduler_key = caf::atom("scheduler");
+inline constexpr caf::atom_value cluster_key = caf::atom("cluster");
+
+/// A worker pool's request for runs: `n` more (or exactly `n` when `reset`),
+/// leased to `owner`, recorded as executing on `node`.
+struct demand_msg {
+  std::string owner;
+  std::string node;
+  int n = 0;
+  bool reset = false;
+};
+
+/// The leases a pool holds, to renew; answered with the ids flagged for cancel.
+struct renew_msg {
+  std::string owner;
+  std::vector<long long> ids;
+};
+
+/// Who a cluster node is, exchanged when two nodes join.
+struct peer_info {
+  std::string name;
+  std::string incarnation;  ///< of the process; lease owners start with name/incarnation.
+  std::vector<std::string> roles;
+  std::string advertise;
+};
 
 /// One run handed to a worker pool by a dispatcher.
 struct run_assignment {
@@ -94,6 +122,21 @@ struct log_line_msg {
 struct log_batch {
   std::vector<log_line_msg> lines;
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, demand_msg& x) {
+  return f(caf::meta::type_name("demand_msg"), x.owner, x.node, x.n, x.reset);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, renew_msg& x) {
+  return f(caf::meta::type_name("renew_msg"), x.owner, x.ids);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
+  return f(caf::meta::type_name("peer_info"), x.name, x.incarnation, x.roles, x.advertise);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_assignment& x) {

@@ -111,7 +111,26 @@ metrics::metrics()
                     .Name("orchestrator_db_errors_total")
                     .Help("Failed database calls")
                     .Register(*registry)
-                    .Add({})) {}
+                    .Add({})),
+      cluster_peers(BuildGauge()
+                        .Name("orchestrator_cluster_peers")
+                        .Help("Cluster peers connected and authenticated")
+                        .Register(*registry)
+                        .Add({})),
+      cluster_rejected(BuildCounter()
+                           .Name("orchestrator_cluster_rejected_total")
+                           .Help("Cluster joins and messages refused (wrong or missing secret)")
+                           .Register(*registry)
+                           .Add({})),
+      peers_down(BuildCounter()
+                     .Name("orchestrator_cluster_peers_down_total")
+                     .Help("Peers declared down (their leases released)")
+                     .Register(*registry)
+                     .Add({})),
+      node_info(BuildGauge()
+                    .Name("orchestrator_node_info")
+                    .Help("1, labelled with this node's name and roles")
+                    .Register(*registry)) {}
 
 metrics& global_metrics() {
   static metrics m;

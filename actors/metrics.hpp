@@ -37,6 +37,10 @@ struct metrics {
   prometheus::Counter& runs_pruned;
   prometheus::Family<prometheus::Counter>& http_requests;
   prometheus::Counter& db_errors;
+  prometheus::Gauge& cluster_peers;
+  prometheus::Counter& cluster_rejected;
+  prometheus::Counter& peers_down;
+  prometheus::Family<prometheus::Gauge>& node_info;
 
   metrics();
 
@@ -47,6 +51,10 @@ struct metrics {
   /// orchestrator_actor_messages_total{actor}.
   prometheus::Counter& messages(const std::string& actor) {
     return actor_messages.Add({{"actor", actor}});
+  }
+  /// orchestrator_actor_mailbox_size{actor}.
+  prometheus::Gauge& mailbox(const std::string& actor) {
+    return actor_mailbox.Add({{"actor", actor}});
   }
 };
 

@@ -36,6 +36,7 @@ struct recorder_state {
   bool flush_scheduled = false;
   millis retry_delay{50};
   counters metrics;
+  std::string released_for;  // the pool owner whose predecessors' runs were released
 };
 
 persistence::completion to_completion(const run_result& r) {
@@ -181,6 +182,34 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
         schedule();
       },
       [=](flush_atom) { flush(); },
+      [=](renew_msg& m) -> caf::message {
+        auto& st = self->state;
+        global_metrics().mailbox("recorder").Set(static_cast<double>(self->mailbox().size()));
+        if (st.released_for != m.owner) {
+          // A new pool incarnation: the runs leased to earlier ones of this
+          // node (a crashed pool, a killed process) will never be finished.
+          auto n = persistence::run_repo::release_dead_incarnations(*st.db, cfg.node_name, m.owner);
+          if (n) {
+            st.released_for = m.owner;
+            if (*n > 0) {
+              global_metrics().leases_requeued.Increment(static_cast<double>(*n));
+              log_info("recorder", "released " + std::to_string(*n) +
+                                       " run(s) of an earlier incarnation of this node");
+            }
+          }
+        }
+        // Results waiting here are still running in the database.
+        for (const auto& r : st.results) {
+          if (r.owner == m.owner) m.ids.push_back(r.run_id);
+        }
+        auto out = persistence::run_repo::renew(*st.db, m.owner, m.ids, cfg.lease_timeout);
+        if (!out) {
+          log_limited(log_level::error, "recorder.renew", "recorder",
+                      "lease renewal failed: " + out.error().message);
+          return caf::make_message(std::vector<long long>{}, std::vector<long long>{});
+        }
+        return caf::make_message(std::move(out->flagged), std::move(out->lost));
+      },
       // A round trip for shutdown: the answer comes after every message sent
       // to the recorder before this one has been taken in (and counted).
       [=](probe_atom) { return true; },

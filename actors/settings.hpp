@@ -23,6 +23,7 @@ struct engine_settings {
   int completion_batch = 500;
   millis completion_flush{10};  ///< how long results may wait to share a statement
   millis lease_timeout{15000};
+  millis node_timeout{10000};  ///< a node whose heartbeat is older is declared down
   millis poll_interval{1000};
   millis scheduler_interval{5000};
   std::chrono::seconds misfire_grace{5};
@@ -47,6 +48,12 @@ struct node_state {
   std::atomic<int> active_runs{0};  ///< executing or queued on this node
   std::atomic<int> unrecorded{0};   ///< results not yet written
   std::atomic<long long> started_ms{0};
+  std::atomic<bool> cluster_leader_ok{false};  ///< some node leads the schedulers
+  std::atomic<int> cluster_workers{0};         ///< worker nodes up in the cluster
+  std::atomic<int> peers{0};                   ///< authenticated peers connected
+
+  /// This process's incarnation: lease owners start with "<node>/<incarnation>.".
+  std::string incarnation;
 
   /// The current lease owner "<node>/<incarnation>"; rotated when the execution
   /// subtree restarts, so the runs of the dead incarnation can be released.

@@ -4,7 +4,9 @@
 #include <caf/stateful_actor.hpp>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include "actors/engine.hpp"
@@ -13,6 +15,7 @@
 #include "actors/metrics.hpp"
 #include "actors/run_executor.hpp"
 #include "domain/records.hpp"
+#include "domain/task.hpp"
 
 namespace orch::actors {
 namespace {
@@ -63,11 +66,16 @@ struct pool_state {
   std::deque<caf::actor> idle;
   std::deque<run_assignment> queue;
   std::unordered_map<caf::actor_addr, run_assignment> busy;
+  // When each busy worker must be done: its task's timeout plus the kill grace
+  // and a margin. A worker past it is stuck (a hung syscall) and is replaced.
+  std::unordered_map<caf::actor_addr, std::chrono::steady_clock::time_point> deadline;
+  std::map<std::pair<std::string, int>, millis> task_timeouts;
   int outstanding = 0;
   bool draining = false;
   std::unique_ptr<run_executor> inline_executor;  // pure pipelines run right here
   caf::actor_system* sys = nullptr;
   std::shared_ptr<cancel_registry> cancels;
+  std::string owner;
 
   // The pool is going away (crash or stop). CAF destroys the state before it
   // runs attached functors, so this is the place: steps in progress stop for
@@ -87,6 +95,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
                          std::shared_ptr<cancel_registry> cancels) {
   self->state.sys = &self->system();
   self->state.cancels = cancels;
+  self->state.owner = node->owner();
   self->state.inline_executor = std::make_unique<run_executor>(cfg.max_log_lines, cfg.kill_grace);
   const int capacity = cfg.worker_concurrency;
   const int window = capacity + cfg.effective_prefetch();
@@ -106,6 +115,21 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
     node->active_runs = static_cast<int>(s.queue.size() + s.busy.size());
     global_metrics().worker_active_jobs.Set(static_cast<double>(s.busy.size()));
   };
+  auto timeout_of = [=](const run_assignment& a) {
+    auto& cache = self->state.task_timeouts;
+    auto key = std::make_pair(a.task, a.task_version);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+    millis t = std::chrono::hours(1);
+    try {
+      if (auto spec = parse_task(nlohmann::json::parse(a.task_json), a.task, false))
+        t = spec->timeout;
+    } catch (const std::exception&) {
+      // The worker fails an unreadable definition at once; the default is fine.
+    }
+    cache.emplace(key, t);
+    return t;
+  };
   auto dispatch = [=] {
     auto& s = self->state;
     while (!s.idle.empty() && !s.queue.empty()) {
@@ -114,6 +138,8 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
       auto a = std::move(s.queue.front());
       s.queue.pop_front();
       cancels->add(a.run_id);
+      s.deadline[w.address()] = std::chrono::steady_clock::now() + timeout_of(a) + cfg.kill_grace +
+                                std::chrono::seconds(10);
       s.busy.emplace(w.address(), a);
       self->send(w, std::move(a));
     }
@@ -122,13 +148,55 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
   auto demand = [=](bool force) {
     auto& s = self->state;
     if (s.draining) return;
+    if (force) s.outstanding = 0;
     int free = window - static_cast<int>(s.queue.size() + s.busy.size()) - s.outstanding;
     if (free <= 0) return;
     if (!force && free < std::max(1, window / 4) && !s.queue.empty()) return;
+    // The node's own dispatcher when it has one; otherwise the cluster agent
+    // forwards the demand to a dispatcher on another node.
     auto d = lookup(self->system(), dispatcher_key);
+    if (!d) d = lookup(self->system(), cluster_key);
     if (!d) return;
     s.outstanding += free;
-    self->send(d, demand_atom::value, free, force);
+    self->send(d, demand_atom::value, demand_msg{s.owner, cfg.node_name, free, force});
+  };
+  // Runs whose lease this pool lost (a peer declared this node dead while it
+  // was stalled, or the lease expired): someone else runs them now. Queued
+  // ones are dropped, running ones stopped; their late results would be
+  // rejected by the fence anyway.
+  auto forget_lost = [=](const std::vector<long long>& lost) {
+    auto& s = self->state;
+    std::set<long long> ids(lost.begin(), lost.end());
+    auto before = s.queue.size();
+    s.queue.erase(std::remove_if(s.queue.begin(), s.queue.end(),
+                                 [&](const run_assignment& a) { return ids.count(a.run_id) != 0; }),
+                  s.queue.end());
+    int stopped = 0;
+    for (const auto& [w, a] : s.busy) {
+      if (ids.count(a.run_id) != 0 && cancels->request(a.run_id, steps::stop_reason::release))
+        ++stopped;
+    }
+    log_warning("worker_pool", "lost the lease of " + std::to_string(lost.size()) + " run(s) (" +
+                                   std::to_string(before - s.queue.size()) + " queued dropped, " +
+                                   std::to_string(stopped) + " running stopped)");
+    publish();
+    demand(false);
+  };
+  // Leases are renewed from where the runs are, for exactly the runs held:
+  // a run claimed for this pool whose batch never arrived is left to expire.
+  auto renew = [=] {
+    auto& s = self->state;
+    renew_msg m;
+    m.owner = s.owner;
+    for (const auto& a : s.queue) m.ids.push_back(a.run_id);
+    for (const auto& [w, a] : s.busy) m.ids.push_back(a.run_id);
+    self->request(lookup(self->system(), recorder_key), cfg.lease_timeout / 3, std::move(m))
+        .then(
+            [=](const std::vector<long long>& flagged, const std::vector<long long>& lost) {
+              for (auto id : flagged) self->send(self, cancel_atom::value, id);
+              if (!lost.empty()) forget_lost(lost);
+            },
+            [=](const caf::error&) {});
   };
   auto finish_unstarted = [=](run_assignment& a, const std::string& status, bool release) {
     caf::anon_send(lookup(self->system(), recorder_key), unstarted_result(a, status, release));
@@ -142,6 +210,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
       lost = std::move(it->second);
       s.busy.erase(it);
     }
+    s.deadline.erase(dm.source);
     auto wit = std::find_if(s.workers.begin(), s.workers.end(),
                             [&](const caf::actor& w) { return w.address() == dm.source; });
     if (wit == s.workers.end()) return;
@@ -172,8 +241,57 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
     demand(false);
   });
 
+  // A worker that overran its run's timeout plus grace is blocked somewhere no
+  // signal reaches (a detached actor cannot be preempted): it is abandoned and
+  // replaced, its run ends as a failed attempt (retried per policy), and it
+  // is told to stop when it returns.
+  auto replace_stuck = [=] {
+    auto& s = self->state;
+    auto now = std::chrono::steady_clock::now();
+    std::vector<caf::actor_addr> stuck;
+    for (const auto& [addr, when] : s.deadline) {
+      if (now > when) stuck.push_back(addr);
+    }
+    for (const auto& addr : stuck) {
+      auto it = s.busy.find(addr);
+      if (it == s.busy.end()) continue;
+      auto a = std::move(it->second);
+      s.busy.erase(it);
+      s.deadline.erase(addr);
+      auto wit = std::find_if(s.workers.begin(), s.workers.end(),
+                              [&](const caf::actor& w) { return w.address() == addr; });
+      if (wit != s.workers.end()) {
+        self->demonitor(*wit);
+        caf::anon_send_exit(*wit, caf::exit_reason::user_shutdown);
+        s.workers.erase(wit);
+      }
+      cancels->request(a.run_id, steps::stop_reason::cancel);
+      cancels->remove(a.run_id);
+      global_metrics().actor_restarts.Add({{"actor", "worker"}}).Increment();
+      log_error("worker_pool", "a worker is stuck on run " + std::to_string(a.run_id) +
+                                   " past its timeout and grace; replacing it");
+      run_result r;
+      r.run_id = a.run_id;
+      r.attempt = a.attempt;
+      r.owner = a.owner;
+      r.task = a.task;
+      bool retry = a.attempt < a.max_attempts;
+      r.status = retry ? "pending" : "failed";
+      r.error_code = "worker_stuck";
+      r.error_message = "the worker did not return within the run's timeout plus grace";
+      r.available_at_ms = to_epoch_ms(now_ms() + millis(1000));
+      r.started_ms = r.finished_ms = to_epoch_ms(now_ms());
+      caf::anon_send(lookup(self->system(), recorder_key), std::move(r));
+      spawn_worker();
+    }
+    if (!stuck.empty()) dispatch();
+  };
+
   register_as(self, pool_key);
   demand(true);
+  renew();  // at once: the recorder releases runs of this node's earlier incarnations
+  self->delayed_send(self, cfg.lease_timeout / 3, renew_atom::value);
+  self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
   return {
       [=](assignment_batch& b) {
         static auto& handled = global_metrics().messages("worker_pool");
@@ -203,14 +321,24 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
         auto& s = self->state;
         cancels->remove(run_id);
         auto w = caf::actor_cast<caf::actor>(self->current_sender());
-        s.busy.erase(w.address());
+        if (s.busy.erase(w.address()) == 0) return;  // a replaced worker that came back
+        s.deadline.erase(w.address());
         s.idle.push_back(w);
         dispatch();
         demand(false);
       },
-      [=](hello_atom) {
-        self->state.outstanding = 0;
+      [=](hello_atom) { demand(true); },
+      [=](renew_atom) {
+        renew();
+        self->delayed_send(self, cfg.lease_timeout / 3, renew_atom::value);
+      },
+      [=](tick_atom) {
+        replace_stuck();
+        // Demand lost on its way (a dispatcher that restarted or a peer that
+        // died) is asked for again: the count starts over.
         demand(true);
+        global_metrics().mailbox("worker_pool").Set(static_cast<double>(self->mailbox().size()));
+        self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
       },
       [=](cancel_atom, long long run_id) {
         auto& s = self->state;
@@ -247,22 +375,49 @@ caf::actor spawn_worker_pool(caf::actor_system& sys, const engine_settings& cfg,
   // Rotated here, not in the actor: its initialization runs later on another
   // thread, and the dispatcher that the supervisor starts next must already
   // read the new owner.
-  node->set_owner(cfg.node_name + "/" + random_incarnation());
+  // "<node>/<process incarnation>.<pool incarnation>": a dead process's leases
+  // are released by the prefix, a dead pool's by its node name.
+  node->set_owner(cfg.node_name + "/" + node->incarnation + "." + random_incarnation());
   return sys.spawn(pool_actor, cfg, std::move(node), std::move(cancels));
 }
 
+namespace {
+
+// The node's well-known actors. Not CAF's registry: a remote node can query
+// that one by name (middleman remote_lookup), and nothing but the cluster agent
+// may be reachable from other nodes. Weak handles: an entry never keeps an
+// actor alive.
+struct directory {
+  std::mutex mu;
+  std::map<std::pair<const caf::actor_system*, caf::atom_value>, caf::actor_addr> entries;
+};
+
+directory& the_directory() {
+  static directory d;
+  return d;
+}
+
+}  // namespace
+
 caf::actor lookup(caf::actor_system& sys, caf::atom_value key) {
-  return caf::actor_cast<caf::actor>(sys.registry().get(key));
+  auto& d = the_directory();
+  std::lock_guard<std::mutex> lock(d.mu);
+  auto it = d.entries.find({&sys, key});
+  if (it == d.entries.end()) return {};
+  return caf::actor_cast<caf::actor>(it->second);
 }
 
 void register_as(caf::local_actor* self, caf::atom_value key) {
-  auto& reg = self->system().registry();
-  reg.erase(key);
-  reg.put(key, caf::actor_cast<caf::strong_actor_ptr>(self));
-  self->attach_functor([sys = &self->system(), key, id = self->id()](const caf::error&) {
-    auto& r = sys->registry();
-    auto current = r.get(key);
-    if (current && current->id() == id) r.erase(key);
+  {
+    auto& d = the_directory();
+    std::lock_guard<std::mutex> lock(d.mu);
+    d.entries[{&self->system(), key}] = self->address();
+  }
+  self->attach_functor([sys = &self->system(), key, addr = self->address()](const caf::error&) {
+    auto& d = the_directory();
+    std::lock_guard<std::mutex> lock(d.mu);
+    auto it = d.entries.find({sys, key});
+    if (it != d.entries.end() && it->second == addr) d.entries.erase(it);
   });
 }
 

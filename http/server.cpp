@@ -284,10 +284,13 @@ json page(const json& items, std::optional<std::string> next) {
 void add_ops_routes(router_t& r, const std::shared_ptr<context>& ctx) {
   r.http_get("/health", [ctx](req_t req, params_t) {
     auto& n = *ctx->deps.node;
-    json checks = {{"database", n.database_ok.load()},
-                   {"scheduler", n.scheduler_ok.load()},
-                   {"workers", n.workers_ok.load()}};
-    bool ok = n.database_ok && n.scheduler_ok && n.workers_ok;
+    // This node's own actors, and the cluster as the database sees it: a
+    // scheduler leader somewhere and at least one worker node up.
+    bool scheduler = n.scheduler_ok && n.cluster_leader_ok;
+    bool workers = n.workers_ok && n.cluster_workers > 0;
+    json checks = {
+        {"database", n.database_ok.load()}, {"scheduler", scheduler}, {"workers", workers}};
+    bool ok = n.database_ok && scheduler && workers;
     double uptime =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started).count();
     json body = {{"status", ok ? "healthy" : "unhealthy"},
@@ -296,6 +299,10 @@ void add_ops_routes(router_t& r, const std::shared_ptr<context>& ctx) {
                  {"version", ctx->opt.version},
                  {"node", ctx->opt.node_name},
                  {"leader", n.is_leader.load()},
+                 {"cluster",
+                  {{"leader_alive", n.cluster_leader_ok.load()},
+                   {"workers_up", n.cluster_workers.load()},
+                   {"peers", n.peers.load()}}},
                  {"uptime", uptime}};
     send_json(req, ok ? 200 : 503, body,
               ok ? std::vector<std::pair<std::string, std::string>>{}
@@ -715,16 +722,18 @@ void add_cluster_routes(router_t& r, const std::shared_ptr<context>& ctx) {
       if (!rows) return send_error(rq, rows.error());
       json items = json::array();
       for (const auto& n : *rows) {
-        // Until the cluster exists, this node is the one to show.
-        if (n.name != ctx->opt.node_name) continue;
-        std::string status = ctx->deps.node->draining ? "draining" : n.status;
-        items.push_back({{"name", n.name},
-                         {"roles", n.roles},
-                         {"started_at", format_rfc3339(n.started_at)},
-                         {"last_seen", format_rfc3339(n.last_seen)},
-                         {"capacity", n.capacity},
-                         {"active", ctx->deps.node->active_runs.load()},
-                         {"status", status}});
+        // This node's own row may lag by a heartbeat: its live state is here.
+        bool self = n.name == ctx->opt.node_name;
+        std::string status = self && ctx->deps.node->draining ? "draining" : n.status;
+        json item = {{"name", n.name},
+                     {"roles", n.roles},
+                     {"started_at", format_rfc3339(n.started_at)},
+                     {"last_seen", format_rfc3339(n.last_seen)},
+                     {"capacity", n.capacity},
+                     {"active", self ? ctx->deps.node->active_runs.load() : n.active},
+                     {"status", status}};
+        if (!n.advertise.empty()) item["advertise"] = n.advertise;
+        items.push_back(std::move(item));
       }
       send_json(rq, 200, json{{"items", items}});
     });
@@ -746,7 +755,8 @@ void add_cluster_routes(router_t& r, const std::shared_ptr<context>& ctx) {
       std::map<std::string, caf::atom_value> keys = {{"dispatcher", actors::dispatcher_key},
                                                      {"pool", actors::pool_key},
                                                      {"recorder", actors::recorder_key},
-                                                     {"scheduler", actors::scheduler_key}};
+                                                     {"scheduler", actors::scheduler_key},
+                                                     {"cluster", actors::cluster_key}};
       auto it = keys.find(name);
       if (it == keys.end()) return reject(req, {errc::not_found, "no actor '" + name + "'", ""});
       auto a = actors::lookup(*ctx->deps.system, it->second);

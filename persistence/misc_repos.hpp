@@ -59,6 +59,19 @@ struct node_row {
   int capacity = 0;
   int active = 0;
   std::string status;
+  std::string advertise;  ///< host:port of its cluster endpoint; empty without one
+};
+
+/// A node that another declared down (its leases are to be released).
+struct dead_node {
+  std::string name;
+  std::string incarnation;
+};
+
+/// What the whole cluster looks like to the health check.
+struct cluster_health {
+  bool leader_alive = false;  ///< some session holds the scheduler leadership lock
+  int workers_up = 0;         ///< nodes with the worker role that are up
 };
 
 namespace node_repo {
@@ -66,6 +79,16 @@ namespace node_repo {
 status heartbeat(session& db, const node_row& node);
 /// Every node; rows not seen for `down_after` are reported down.
 result<std::vector<node_row>> list(session& db, millis down_after);
+/// Declares one incarnation of a node down; false when it was already (or is
+/// another incarnation by now).
+result<bool> mark_down(session& db, const std::string& name, const std::string& incarnation);
+/// Declares down every other node not seen for `down_after`, and returns them.
+result<std::vector<dead_node>> expire(session& db, const std::string& self, millis down_after);
+/// Health of the cluster as a whole: a scheduler leader alive (its advisory
+/// lock `leader_key` is held) and the worker nodes up.
+result<cluster_health> health(session& db, long long leader_key, millis down_after);
+/// Forgets nodes that have been down for longer than `age`.
+result<long long> forget(session& db, millis age);
 }  // namespace node_repo
 
 }  // namespace orch::persistence

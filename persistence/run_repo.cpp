@@ -120,7 +120,9 @@ std::string requeue_sql(const std::string& where) {
          "error_code = CASE WHEN r.cancel_requested THEN 'cancelled' ELSE 'lease_lost' END, "
          "error_message = CASE WHEN r.cancel_requested THEN 'cancelled' "
          "  ELSE 'lease lost: node ' || coalesce(r.node, '?') || ' stopped renewing' END, "
-         "lease_owner = NULL, lease_expires_at = NULL, available_at = now() "
+         // available_at stays: a released run keeps its place at the head of
+         // the queue instead of waiting behind everything submitted since.
+         "lease_owner = NULL, lease_expires_at = NULL "
          "WHERE r.id = ANY(ARRAY(SELECT id FROM e))";
 }
 
@@ -247,10 +249,12 @@ void prepare_run_statements(pqxx::connection& c) {
             "SELECT id FROM upd");
   c.prepare("run_renew",
             "UPDATE runs SET lease_expires_at = now() + $2 * interval '1 millisecond' "
-            "WHERE lease_owner = $1 AND status = 'running' RETURNING id, cancel_requested");
+            "WHERE lease_owner = $1 AND status = 'running' AND id = ANY($3::bigint[]) "
+            "RETURNING id, cancel_requested");
   c.prepare("run_requeue_expired", requeue_sql("lease_expires_at < now()"));
   c.prepare("run_release_dead",
             requeue_sql("split_part(lease_owner, '/', 1) = $2 AND lease_owner <> $3"));
+  c.prepare("run_release_prefix", requeue_sql("starts_with(lease_owner, $2)"));
 }
 
 namespace run_repo {
@@ -536,13 +540,27 @@ result<std::vector<long long>> complete(session& db, const std::vector<completio
   });
 }
 
-result<std::vector<long long>> renew(session& db, const std::string& owner, millis lease) {
+result<renew_outcome> renew(session& db, const std::string& owner,
+                            const std::vector<long long>& ids, millis lease) {
+  if (ids.empty()) return renew_outcome{};
+  std::string array = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) array += ',';
+    array += std::to_string(ids[i]);
+  }
+  array += '}';
   return db.transact([&](pqxx::work& tx) {
-    std::vector<long long> flagged;
-    for (const auto& r : tx.exec_prepared("run_renew", owner, lease.count())) {
-      if (r[1].as<bool>()) flagged.push_back(r[0].as<long long>());
+    renew_outcome out;
+    std::set<long long> renewed;
+    for (const auto& r : tx.exec_prepared("run_renew", owner, lease.count(), array)) {
+      auto id = r[0].as<long long>();
+      renewed.insert(id);
+      if (r[1].as<bool>()) out.flagged.push_back(id);
     }
-    return flagged;
+    for (auto id : ids) {
+      if (renewed.count(id) == 0) out.lost.push_back(id);
+    }
+    return out;
   });
 }
 
@@ -557,6 +575,17 @@ result<long long> release_dead_incarnations(session& db, const std::string& node
   return db.transact([&](pqxx::work& tx) {
     return static_cast<long long>(
         tx.exec_prepared("run_release_dead", 100000, node, current_owner).affected_rows());
+  });
+}
+
+result<long long> release_owner_prefix(session& db, const std::string& prefix) {
+  if (prefix.empty()) return error_info{errc::bad_request, "empty lease owner prefix", ""};
+  return db.transact([&](pqxx::work& tx) {
+    auto n = static_cast<long long>(
+        tx.exec_prepared("run_release_prefix", 100000, prefix).affected_rows());
+    // Dispatchers on every node wake for the released runs.
+    if (n > 0) tx.exec("SELECT pg_notify('orch_runs', '')");
+    return n;
   });
 }
 

@@ -132,8 +132,15 @@ result<std::vector<claimed_run>> claim(session& db, const claim_request& req);
 /// Records finished attempts in one statement; returns the ids whose fence held.
 /// Step rows are written only for those.
 result<std::vector<long long>> complete(session& db, const std::vector<completion>& done);
-/// Extends the leases held by `owner`; returns ids of its runs flagged for cancel.
-result<std::vector<long long>> renew(session& db, const std::string& owner, millis lease);
+/// Extends the leases of the runs `ids` held by `owner` (runs a node claimed
+/// but never received are left to expire): which are flagged for cancel, and
+/// which the owner lost (a peer declared it dead, or the lease expired).
+struct renew_outcome {
+  std::vector<long long> flagged;  ///< renewed, and flagged for cancel
+  std::vector<long long> lost;     ///< no longer leased to `owner` (released, finished)
+};
+result<renew_outcome> renew(session& db, const std::string& owner,
+                            const std::vector<long long>& ids, millis lease);
 /// Puts runs whose lease expired back to pending (or failed when out of
 /// attempts), error lease_lost; returns how many.
 result<long long> requeue_expired(session& db, int limit);
@@ -141,6 +148,9 @@ result<long long> requeue_expired(session& db, int limit);
 result<long long> release_dead_incarnations(session& db, const std::string& node,
                                             const std::string& current_owner);
 /// Pending and running counts.
+/// Releases the running runs whose lease owner starts with `prefix` (the
+/// incarnation of a node declared dead), charging their attempt.
+result<long long> release_owner_prefix(session& db, const std::string& prefix);
 result<queue_counts> counts(session& db);
 /// Deletes up to `limit` runs finished before now - retention, with their steps and logs.
 result<long long> prune(session& db, millis retention, int limit);

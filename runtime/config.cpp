@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
 
+#include "domain/cluster_auth.hpp"
 #include "domain/task.hpp"
 
 namespace orch::runtime {
@@ -87,7 +90,7 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-std::string default_node_name() {
+std::string host_name() {
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == 0) return "node";
   std::string h = host;
@@ -95,7 +98,21 @@ std::string default_node_name() {
   for (char c : h) {
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') out += c;
   }
-  return out.empty() ? "node" : out.substr(0, 63);
+  return out.empty() ? "node" : out;
+}
+
+// The host name plus a suffix that tells apart several nodes on one host and
+// stays the same when one of them restarts (so it finds its own old leases):
+// FNV-1a of what makes an instance distinct.
+std::string default_node_name(const std::string& instance) {
+  std::uint32_t h = 2166136261u;
+  for (char c : instance) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 16777619u;
+  }
+  char suffix[8];
+  std::snprintf(suffix, sizeof(suffix), "%04x", h & 0xffffu);
+  return host_name().substr(0, 58) + "-" + suffix;
 }
 
 bool valid_node_name(const std::string& n) {
@@ -136,6 +153,16 @@ const std::vector<config_var>& config_vars() {
       {"NODE_NAME", "(host name)", "this node's name: letters, digits, - _ ."},
       {"NODE_ROLES", "api,scheduler,dispatcher,worker", "roles of this node"},
       {"REDIS_URL", "(none)", "accepted for compatibility; not used yet"},
+      {"NODE_TIMEOUT", "10s", "a node whose heartbeat is older is declared down, 2s to 1h"},
+      {"CLUSTER_PORT", "(off)", "port of the cluster endpoint (CAF middleman); 0 or unset: off"},
+      {"CLUSTER_BIND", "0.0.0.0", "address the cluster endpoint listens on (a private network)"},
+      {"CLUSTER_ADVERTISE", "(host name):CLUSTER_PORT", "host:port other nodes reach this one at"},
+      {"CLUSTER_SECRET", "(required with CLUSTER_PORT)",
+       "shared secret every node proves in the join handshake, 16 to 1024 characters"},
+      {"CLUSTER_SEEDS", "(none)", "comma-separated host:port of nodes to join besides the table"},
+      {"CLUSTER_HEARTBEAT", "500ms", "middleman heartbeat between nodes, 50ms to 1m"},
+      {"CLUSTER_TIMEOUT", "2s",
+       "a peer silent this long is cut off and declared down, 200ms to 10m"},
   };
   return vars;
 }
@@ -208,7 +235,49 @@ result<config> load_config(const std::function<const char*(const char*)>& getenv
   r.duration("KILL_GRACE", e.kill_grace, millis(0), std::chrono::minutes(10));
   r.duration("RUN_RETENTION", e.run_retention, std::chrono::hours(1),
              std::chrono::hours(24 * 3650));
-  e.node_name = default_node_name();
+  r.duration("NODE_TIMEOUT", e.node_timeout, millis(2000), std::chrono::hours(1));
+  auto& cl = c.cluster;
+  r.integer("CLUSTER_PORT", cl.port, 0, 65535);
+  if (auto v = r.str("CLUSTER_BIND")) {
+    if (v->empty())
+      r.errors.push_back("CLUSTER_BIND must not be empty");
+    else
+      cl.bind = *v;
+  }
+  if (auto v = r.str("CLUSTER_SECRET")) cl.secret = *v;
+  if (auto v = r.str("CLUSTER_ADVERTISE")) {
+    auto ep = cluster_auth::parse_endpoint(*v);
+    if (!ep)
+      r.errors.push_back("CLUSTER_ADVERTISE: " + ep.error().message);
+    else
+      cl.advertise = ep->text();
+  }
+  if (auto v = r.str("CLUSTER_SEEDS")) {
+    for (const auto& s : split(*v)) {
+      auto ep = cluster_auth::parse_endpoint(s);
+      if (!ep)
+        r.errors.push_back("CLUSTER_SEEDS: " + ep.error().message);
+      else
+        cl.seeds.push_back(ep->text());
+    }
+  }
+  r.duration("CLUSTER_HEARTBEAT", cl.heartbeat, millis(50), std::chrono::minutes(1));
+  r.duration("CLUSTER_TIMEOUT", cl.timeout, millis(200), std::chrono::minutes(10));
+  if (cl.enabled()) {
+    if (cl.secret.size() < 16 || cl.secret.size() > 1024) {
+      r.errors.push_back(
+          "CLUSTER_SECRET must be 16 to 1024 characters when CLUSTER_PORT is set (every node of "
+          "the cluster uses the same one)");
+    }
+    if (cl.timeout <= cl.heartbeat) {
+      r.errors.push_back("CLUSTER_TIMEOUT must be longer than CLUSTER_HEARTBEAT");
+    }
+    if (cl.advertise.empty()) cl.advertise = host_name() + ":" + std::to_string(cl.port);
+  } else if (!cl.seeds.empty()) {
+    r.errors.push_back("CLUSTER_SEEDS needs CLUSTER_PORT");
+  }
+  e.node_name = default_node_name(std::to_string(c.http_port) + "|" + std::to_string(cl.port) +
+                                  "|" + c.orch_home + "|" + (c.database_url.empty() ? "" : "db"));
   if (auto v = r.str("NODE_NAME")) {
     if (!valid_node_name(*v)) {
       r.errors.push_back("NODE_NAME='" + *v + "' must be 1 to 63 letters, digits, '-', '_' or '.'");

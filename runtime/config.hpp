@@ -12,6 +12,19 @@
 
 namespace orch::runtime {
 
+/// How a node joins the cluster (CAF middleman); off when `port` is 0.
+struct cluster_config {
+  int port = 0;                  ///< CLUSTER_PORT
+  std::string bind = "0.0.0.0";  ///< CLUSTER_BIND
+  std::string advertise;         ///< CLUSTER_ADVERTISE host:port; default host name:port
+  std::string secret;            ///< CLUSTER_SECRET, required with a port
+  std::vector<std::string> seeds;
+  millis heartbeat{500};  ///< middleman heartbeat interval
+  millis timeout{2000};   ///< a peer silent this long is cut off (hung hosts)
+
+  bool enabled() const { return port != 0; }
+};
+
 /// Everything `serve` is configured with.
 struct config {
   actors::engine_settings engine;
@@ -28,6 +41,7 @@ struct config {
   std::vector<std::string> roles = {"api", "scheduler", "dispatcher", "worker"};
   bool fault_injection = false;  ///< ORCH_FAULT_INJECTION=1: /v1/debug/crash for tests
   std::string redis_url;         ///< reported in /health when set
+  cluster_config cluster;
 
   bool has_role(const std::string& r) const;
 };

@@ -1,7 +1,9 @@
 #include "runtime/node.hpp"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
@@ -20,6 +22,7 @@
 #include "http/server.hpp"
 #include "persistence/db.hpp"
 #include "persistence/misc_repos.hpp"
+#include "runtime/cluster.hpp"
 #include "runtime/database.hpp"
 #include "runtime/notify_listener.hpp"
 #include "runtime/supervisor.hpp"
@@ -51,10 +54,12 @@ struct probe_state {
   sys_ms last_heartbeat{};
 };
 
-// Probes the database, refreshes the token cache and writes the node heartbeat.
+// Probes the database, refreshes the token cache, writes the node heartbeat
+// and reads the cluster's health (a scheduler leader, worker nodes up).
 caf::behavior probe_actor(caf::stateful_actor<probe_state>* self, std::string url,
                           std::shared_ptr<actors::node_state> node,
-                          std::shared_ptr<http::auth_state> auth, persistence::node_row me) {
+                          std::shared_ptr<http::auth_state> auth, persistence::node_row me,
+                          millis node_timeout) {
   self->state.db = std::make_unique<persistence::session>(url);
   self->send(self, actors::probe_atom::value);
   return {
@@ -71,14 +76,19 @@ caf::behavior probe_actor(caf::stateful_actor<probe_state>* self, std::string ur
         if (ok) {
           if (auto h = persistence::token_repo::hashes(*s.db)) auth->set_hashes(*h);
           auto now = now_ms();
-          if (now - s.last_heartbeat >= std::chrono::seconds(2)) {
+          if (now - s.last_heartbeat >= std::chrono::seconds(1)) {
             auto row = me;
             row.active = node->active_runs;
             row.status = node->draining ? "draining" : "up";
             if (persistence::node_repo::heartbeat(*s.db, row)) s.last_heartbeat = now;
           }
+          if (auto h = persistence::node_repo::health(*s.db, actors::scheduler_leader_key,
+                                                      node_timeout)) {
+            node->cluster_leader_ok = h->leader_alive;
+            node->cluster_workers = h->workers_up;
+          }
         }
-        self->delayed_send(self, std::chrono::milliseconds(ok ? 1000 : 250),
+        self->delayed_send(self, std::chrono::milliseconds(ok ? 500 : 250),
                            actors::probe_atom::value);
       },
   };
@@ -93,6 +103,32 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<actors::log_line_msg>("orch.log_line");
   cfg.add_message_type<std::vector<actors::log_line_msg>>("orch.log_lines");
   cfg.add_message_type<actors::log_batch>("orch.log_batch");
+  cfg.add_message_type<actors::demand_msg>("orch.demand");
+  cfg.add_message_type<actors::renew_msg>("orch.renew");
+  cfg.add_message_type<actors::peer_info>("orch.peer_info");
+  cfg.add_message_type<std::vector<long long>>("orch.ids");
+}
+
+// Whether the cluster port can be bound: a clear error at start beats a
+// supervisor giving up on an agent that cannot publish.
+bool port_free(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0) return false;
+  bool ok = false;
+  for (auto* a = res; a != nullptr && !ok; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ok = ::bind(fd, a->ai_addr, a->ai_addrlen) == 0;
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+  return ok;
 }
 
 template <class Pred>
@@ -166,10 +202,18 @@ int serve(const config& cfg, const serve_flags& flags) {
   auto cancels = std::make_shared<actors::cancel_registry>();
   auto engine = cfg.engine;
   engine.database_url = db->url;
-  if (!cfg.has_role("worker")) node->workers_ok = false;
+  node->incarnation = random_incarnation();
+  node->workers_ok = !cfg.has_role("worker");  // set when the pool starts; else not our job
+
+  if (cfg.cluster.enabled() && !port_free(cfg.cluster.bind, cfg.cluster.port)) {
+    log_error("serve", "cannot listen for the cluster on " + cfg.cluster.bind + ":" +
+                           std::to_string(cfg.cluster.port) + ": address in use or not local");
+    return 1;
+  }
 
   caf::actor_system_config caf_cfg;
   register_types(caf_cfg);
+  if (cfg.cluster.enabled()) configure_middleman(caf_cfg, cfg.cluster);
   caf_cfg.set("scheduler.max-threads", static_cast<size_t>(2));
   caf_cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{caf_cfg};
@@ -192,17 +236,29 @@ int serve(const config& cfg, const serve_flags& flags) {
 
   persistence::node_row me;
   me.name = engine.node_name;
-  me.incarnation = random_incarnation();
+  me.incarnation = node->incarnation;
+  if (cfg.cluster.enabled()) me.advertise = cfg.cluster.advertise;
   me.roles = cfg.roles;
   me.started_at = now_ms();
   me.capacity = cfg.has_role("worker") ? engine.worker_concurrency : 0;
   me.status = "up";
+  {
+    std::string roles;
+    for (const auto& r : cfg.roles) roles += (roles.empty() ? "" : ",") + r;
+    actors::global_metrics().node_info.Add({{"node", me.name}, {"roles", roles}}).Set(1);
+  }
 
   std::vector<child_spec> children;
   children.push_back({"health_probe", [=](caf::actor_system& s) {
                         return s.spawn<caf::detached>(probe_actor, engine.database_url, node, auth,
-                                                      me);
+                                                      me, engine.node_timeout);
                       }});
+  if (cfg.cluster.enabled()) {
+    agent_identity id{me.name, me.incarnation, me.roles, me.advertise};
+    children.push_back({"cluster", [=, cl = cfg.cluster](caf::actor_system& s) {
+                          return spawn_cluster_agent(s, cl, engine, id, node);
+                        }});
+  }
   std::vector<child_spec> exec_children;
   if (cfg.has_role("worker")) {
     exec_children.push_back({"recorder", [=](caf::actor_system& s) {
@@ -260,6 +316,7 @@ int serve(const config& cfg, const serve_flags& flags) {
     o.node_name = engine.node_name;
     o.roles = cfg.roles;
     o.capacity = me.capacity;
+    o.heartbeat_down_after = engine.node_timeout;
     http::server_deps d;
     d.system = &sys;
     for (int i = 0; i < cfg.api_workers; ++i) {

@@ -747,9 +747,12 @@ BOOST_AUTO_TEST_CASE(renew_extends_the_owners_leases_and_returns_runs_flagged_fo
   sql("UPDATE runs SET lease_expires_at = now() + interval '1 second'");
   BOOST_CHECK(must(p::run_repo::cancel(db, a2.id)).was_running);
 
-  auto flagged = must(p::run_repo::renew(db, "node-a/1", 60s));
-  BOOST_REQUIRE_EQUAL(flagged.size(), 1u);
-  BOOST_CHECK_EQUAL(flagged[0], a2.id);
+  auto out = must(p::run_repo::renew(db, "node-a/1", {a1.id, a2.id, b1.id}, 60s));
+  BOOST_REQUIRE_EQUAL(out.flagged.size(), 1u);
+  BOOST_CHECK_EQUAL(out.flagged[0], a2.id);
+  // b1 is leased to another owner: node-a lost it (or never had it).
+  BOOST_REQUIRE_EQUAL(out.lost.size(), 1u);
+  BOOST_CHECK_EQUAL(out.lost[0], b1.id);
   auto left = [&](long long id) {
     return scalar<double>(
         "SELECT extract(epoch from lease_expires_at - now()) FROM runs "
@@ -759,7 +762,53 @@ BOOST_AUTO_TEST_CASE(renew_extends_the_owners_leases_and_returns_runs_flagged_fo
   BOOST_CHECK_GT(left(a1.id), 50.0);
   BOOST_CHECK_GT(left(a2.id), 50.0);
   BOOST_CHECK_LE(left(b1.id), 1.0);
-  BOOST_CHECK(must(p::run_repo::renew(db, "node-c/1", 60s)).empty());
+  BOOST_CHECK(must(p::run_repo::renew(db, "node-c/1", {a1.id}, 60s)).flagged.empty());
+}
+
+BOOST_AUTO_TEST_CASE(renew_leaves_out_claimed_runs_the_owner_does_not_hold) {
+  for (int i = 0; i < 2; ++i) submit(a_run());
+  auto held = claim_one("node-a/1");
+  auto lost = claim_one("node-a/1");  // claimed, but its batch never arrived
+  sql("UPDATE runs SET lease_expires_at = now() + interval '1 second'");
+  must(p::run_repo::renew(db, "node-a/1", {held.id}, 60s));
+  BOOST_CHECK_GT(scalar<double>("SELECT extract(epoch from lease_expires_at - now()) FROM runs "
+                                "WHERE id = " +
+                                std::to_string(held.id)),
+                 50.0);
+  BOOST_CHECK_LE(scalar<double>("SELECT extract(epoch from lease_expires_at - now()) FROM runs "
+                                "WHERE id = " +
+                                std::to_string(lost.id)),
+                 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(release_owner_prefix_requeues_one_dead_incarnation_keeping_queue_position) {
+  for (int i = 0; i < 3; ++i) submit(a_run("fetch", 3));
+  auto dead = claim_one("node-a/p1.x");
+  auto same_name_new_process = claim_one("node-a/p2.y");
+  auto other = claim_one("node-b/p1.x");
+  auto before = scalar<long long>(
+      "SELECT (extract(epoch from available_at)*1000)::bigint FROM "
+      "runs WHERE id = " +
+      std::to_string(dead.id));
+  BOOST_CHECK_EQUAL(must(p::run_repo::release_owner_prefix(db, "node-a/p1.")), 1);
+  auto status = [&](long long id) {
+    return scalar<std::string>(
+        "SELECT status || ':' || coalesce(error_code, '') FROM runs "
+        "WHERE id = " +
+        std::to_string(id));
+  };
+  BOOST_CHECK_EQUAL(status(dead.id), "pending:lease_lost");
+  BOOST_CHECK_EQUAL(status(same_name_new_process.id), "running:");
+  BOOST_CHECK_EQUAL(status(other.id), "running:");
+  BOOST_CHECK_EQUAL(scalar<long long>("SELECT (extract(epoch from available_at)*1000)::bigint "
+                                      "FROM runs WHERE id = " +
+                                      std::to_string(dead.id)),
+                    before);
+  // The dead incarnation, if it was only stalled, learns at its next renewal.
+  auto late = must(p::run_repo::renew(db, "node-a/p1.x", {dead.id}, 60s));
+  BOOST_REQUIRE_EQUAL(late.lost.size(), 1u);
+  BOOST_CHECK_EQUAL(late.lost[0], dead.id);
+  BOOST_CHECK(!p::run_repo::release_owner_prefix(db, ""));
 }
 
 BOOST_AUTO_TEST_CASE(requeue_expired_returns_runs_to_pending_or_fails_or_cancels_them) {

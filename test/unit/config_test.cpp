@@ -260,6 +260,60 @@ BOOST_AUTO_TEST_CASE(node_names_are_letters_digits_dashes_underscores_and_dots) 
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_default_node_name_is_the_host_name_with_a_stable_instance_suffix) {
+  auto a = load_ok({{"HTTP_PORT", "8080"}}).engine.node_name;
+  auto again = load_ok({{"HTTP_PORT", "8080"}}).engine.node_name;
+  auto b = load_ok({{"HTTP_PORT", "8081"}}).engine.node_name;
+  BOOST_TEST(a == again);  // a restarted node finds its own old leases
+  BOOST_TEST(a != b);      // two nodes on one host do not share a name
+  BOOST_TEST(a.size() <= 63u);
+  BOOST_TEST(a[a.size() - 5] == '-');
+}
+
+BOOST_AUTO_TEST_CASE(a_cluster_port_needs_a_secret_of_at_least_16_characters) {
+  expect_refused("CLUSTER_PORT", "7000", "CLUSTER_SECRET");
+  auto bad = load({{"CLUSTER_PORT", "7000"}, {"CLUSTER_SECRET", "short"}});
+  BOOST_REQUIRE(!bad.ok());
+  BOOST_TEST(bad.error().message.find("16 to 1024") != std::string::npos);
+  auto huge = load({{"CLUSTER_PORT", "7000"}, {"CLUSTER_SECRET", std::string(1025, 's')}});
+  BOOST_TEST(!huge.ok());
+  auto c = load_ok({{"CLUSTER_PORT", "7000"}, {"CLUSTER_SECRET", "0123456789abcdef"}});
+  BOOST_TEST(c.cluster.enabled());
+  BOOST_TEST(c.cluster.advertise.size() > 5u);
+  BOOST_TEST(c.cluster.advertise.substr(c.cluster.advertise.size() - 5) == ":7000");
+  BOOST_TEST(!load_ok({}).cluster.enabled());
+  expect_refused("CLUSTER_PORT", "65536", "65536");
+  expect_refused("CLUSTER_PORT", "-1", "-1");
+}
+
+BOOST_AUTO_TEST_CASE(cluster_endpoints_are_host_and_port) {
+  auto with = [](std::map<std::string, std::string> env) {
+    env["CLUSTER_PORT"] = "7000";
+    env["CLUSTER_SECRET"] = "0123456789abcdef";
+    return env;
+  };
+  auto c = load_ok(with(
+      {{"CLUSTER_ADVERTISE", "10.0.0.5:7000"}, {"CLUSTER_SEEDS", "a.internal:7000, [::1]:7001"}}));
+  BOOST_TEST(c.cluster.advertise == "10.0.0.5:7000");
+  BOOST_TEST((c.cluster.seeds == std::vector<std::string>{"a.internal:7000", "[::1]:7001"}));
+  for (const std::string& bad :
+       {std::string("nohost"), std::string(":7000"), std::string("h:0"), std::string("h:99999"),
+        std::string("h:7x"), std::string("::1:7000"), std::string("h\n:1")}) {
+    BOOST_TEST_CONTEXT(bad) {
+      auto r = load(with({{"CLUSTER_ADVERTISE", bad}}));
+      BOOST_TEST(!r.ok());
+      if (!r.ok()) BOOST_TEST(r.error().message.find("CLUSTER_ADVERTISE") != std::string::npos);
+      BOOST_TEST(!load(with({{"CLUSTER_SEEDS", "ok:1," + bad}})).ok());
+    }
+  }
+  expect_refused("CLUSTER_SEEDS", "a:7000", "needs CLUSTER_PORT");
+  auto t = load(with({{"CLUSTER_HEARTBEAT", "2s"}, {"CLUSTER_TIMEOUT", "1s"}}));
+  BOOST_REQUIRE(!t.ok());
+  BOOST_TEST(t.error().message.find("longer than CLUSTER_HEARTBEAT") != std::string::npos);
+  expect_refused("NODE_TIMEOUT", "1s", "out of range");
+  expect_refused("CLUSTER_TIMEOUT", "100ms", "out of range");
+}
+
 BOOST_AUTO_TEST_CASE(node_roles_are_a_nonempty_list_of_known_roles) {
   BOOST_TEST((load_ok({{"NODE_ROLES", "api"}}).roles == std::vector<std::string>{"api"}));
   BOOST_TEST((load_ok({{"NODE_ROLES", "scheduler,dispatcher"}}).roles ==
