@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "actors/engine.hpp"
 #include "actors/log.hpp"
@@ -29,6 +30,7 @@ using namespace orch::actors;
 struct peer {
   peer_info info;
   caf::actor agent;
+  bool draining = false;  // takes no more demand
 };
 
 /// A join this node answered, waiting for the other side's proof.
@@ -47,10 +49,54 @@ struct agent_state {
   std::map<std::string, caf::node_id> route;         // local pool owner -> dispatcher peer
   std::map<std::string, caf::node_id> remote_pools;  // remote pool owner -> its node
   bool pool_waiting = false;                         // a local pool found no dispatcher
-  std::chrono::steady_clock::time_point last_tick{};
-  std::chrono::steady_clock::time_point stalled_until{};
   std::size_t next_route = 0;
 };
+
+/// Tells whether this process was stopped (SIGSTOP, a paused VM) recently: a
+/// thread that wakes every 50 ms notices the gap. Only the gap between its own
+/// wake-ups counts, so slow database calls of the agent do not look like one.
+class stall_watch {
+ public:
+  explicit stall_watch(millis timeout) : timeout_(timeout) {
+    beat_ = now();
+    std::thread([this] {
+      for (;;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        check();
+      }
+    }).detach();
+  }
+  /// Whether peers lost now may have been lost because this process stalled.
+  bool stalled() {
+    check();
+    return now() < until_.load();
+  }
+
+ private:
+  using ns = long long;
+  static ns now() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void check() {
+    auto t = now();
+    auto gap = t - beat_.exchange(t);
+    auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout_).count() / 2;
+    if (gap > limit) {
+      until_ = t + 2 * std::chrono::duration_cast<std::chrono::nanoseconds>(timeout_).count();
+      log_warning("cluster", "this node was stalled for " + std::to_string(gap / 1000000) + " ms");
+    }
+  }
+  millis timeout_;
+  std::atomic<ns> beat_{0};
+  std::atomic<ns> until_{0};
+};
+
+stall_watch& the_stall_watch(millis timeout) {
+  static stall_watch w(timeout);  // one per process, for its life
+  return w;
+}
 
 bool has_role(const peer_info& p, const std::string& role) {
   return std::find(p.roles.begin(), p.roles.end(), role) != p.roles.end();
@@ -70,7 +116,7 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
                           engine_settings engine, agent_identity me,
                           std::shared_ptr<node_state> node) {
   self->state.db = std::make_unique<persistence::session>(engine.database_url);
-  self->state.last_tick = std::chrono::steady_clock::now();
+  auto* watch = &the_stall_watch(cfg.timeout);
   register_as(self, cluster_key);
   const peer_info my_info{me.name, me.incarnation, me.roles, me.advertise};
 
@@ -160,8 +206,7 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
     // After this process was stopped (SIGSTOP, a VM pause) every peer looks
     // lost; the peers were fine, this node was not. Judge nobody then: they
     // are joined again on the next discovery.
-    auto now = std::chrono::steady_clock::now();
-    if (now < st.stalled_until || now - st.last_tick > cfg.timeout) {
+    if (watch->stalled()) {
       log_warning("cluster", "lost " + info.name + " while this node was stalled; rejoining");
       return;
     }
@@ -322,7 +367,7 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
           if (it == st.route.end() || st.peers.count(it->second) == 0) {
             std::vector<caf::node_id> candidates;
             for (const auto& [nid, p] : st.peers) {
-              if (has_role(p.info, "dispatcher")) candidates.push_back(nid);
+              if (has_role(p.info, "dispatcher") && !p.draining) candidates.push_back(nid);
             }
             if (candidates.empty()) {
               st.pool_waiting = true;
@@ -334,7 +379,13 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
           self->send(st.peers[it->second].agent, demand_atom::value, std::move(d));
           return;
         }
-        if (!trusted(sender)) return refuse_message(sender);
+        auto from = trusted(sender);
+        if (!from) return refuse_message(sender);
+        if (node->draining) {
+          // This node claims nothing more: the pool should ask another one.
+          self->send(from->agent, drain_atom::value);
+          return;
+        }
         auto dispatcher = lookup(self->system(), dispatcher_key);
         if (!dispatcher) return;  // restarting: the pool asks again within a second
         st.remote_pools[d.owner] = sender->node();
@@ -358,19 +409,28 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
         if (!pool) return release_runs(b.runs, "this node's pool is restarting");
         self->send(pool, std::move(b));
       },
-      [=](tick_atom) {
+      // A peer drains: demand goes elsewhere from now on.
+      [=](drain_atom) {
+        auto sender = self->current_sender();
+        auto from = trusted(sender);
+        if (!from) return refuse_message(sender);
+        from->draining = true;
         auto& st = self->state;
-        auto now = std::chrono::steady_clock::now();
-        if (now - st.last_tick > cfg.timeout) {
-          // This process did not run for longer than the connection timeout.
-          st.stalled_until = now + 2 * cfg.timeout;
-          log_warning(
-              "cluster",
-              "this node was stalled for " +
-                  std::to_string(std::chrono::duration_cast<millis>(now - st.last_tick).count()) +
-                  " ms");
+        bool rerouted = false;
+        for (auto r = st.route.begin(); r != st.route.end();) {
+          if (r->second == sender->node()) {
+            r = st.route.erase(r);
+            rerouted = true;
+          } else {
+            ++r;
+          }
         }
-        st.last_tick = now;
+        log_info("cluster", from->info.name + " is draining");
+        if (rerouted) {
+          if (auto pool = lookup(self->system(), pool_key)) self->send(pool, hello_atom::value);
+        }
+      },
+      [=](tick_atom) {
         discover();
         global_metrics().mailbox("cluster").Set(static_cast<double>(self->mailbox().size()));
         self->delayed_send(self, cfg.heartbeat, tick_atom::value);
