@@ -71,6 +71,11 @@ caf::actor lookup(caf::actor_system& sys, caf::atom_value key);
 /// up names there, and only the cluster agent may be reachable from outside.
 void register_as(caf::local_actor* self, caf::atom_value key);
 
+/// Fault injection (ORCH_FAULT_INJECTION, tests only): the next run a worker
+/// takes blocks that worker's thread for `duration` before it starts, as a
+/// hung system call would. The pool replaces such a worker.
+void inject_worker_stall(millis duration);
+
 /// Advisory lock key of the scheduler leadership.
 inline constexpr long long scheduler_leader_key = 0x6f72636802LL;
 

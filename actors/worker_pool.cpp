@@ -1,3 +1,4 @@
+#include <atomic>
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -7,6 +8,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "actors/engine.hpp"
@@ -20,6 +22,9 @@
 namespace orch::actors {
 namespace {
 
+// Fault injection: how long the next worker to take a run blocks, in ms.
+std::atomic<long long> stall_next_ms{0};
+
 struct worker_state {
   std::unique_ptr<run_executor> executor;
 };
@@ -31,6 +36,9 @@ caf::behavior worker_actor(caf::stateful_actor<worker_state>* self, caf::actor p
       [=](run_assignment& a) {
         static auto& handled = global_metrics().messages("worker");
         handled.Increment();
+        if (auto ms = stall_next_ms.exchange(0); ms > 0) {
+          std::this_thread::sleep_for(millis(ms));
+        }
         auto token = cancels->find(a.run_id);
         if (!token) token = std::make_shared<steps::cancel_token>();
         auto& sys = self->system();
@@ -398,6 +406,10 @@ directory& the_directory() {
 }
 
 }  // namespace
+
+void inject_worker_stall(millis duration) {
+  stall_next_ms = duration.count();
+}
 
 caf::actor lookup(caf::actor_system& sys, caf::atom_value key) {
   auto& d = the_directory();

@@ -765,6 +765,13 @@ void add_cluster_routes(router_t& r, const std::shared_ptr<context>& ctx) {
       send_json(req, 202, json{{"crashed", name}});
       return restinio::request_accepted();
     });
+    // The next run a worker takes blocks its thread for a minute.
+    r.http_post("/v1/debug/stall/worker", [ctx](req_t req, params_t) {
+      if (auto d = ctx->deny(req)) return *d;
+      actors::inject_worker_stall(std::chrono::minutes(1));
+      send_json(req, 202, json{{"stalled", "worker"}});
+      return restinio::request_accepted();
+    });
   }
 }
 

@@ -21,7 +21,6 @@ std::map<std::string, std::string> fault_env() {
           {"NODE_NAME", "supervision"}};
 }
 
-
 std::string restarts_of(const std::string& actor) {
   return "orchestrator_actor_restarts_total{actor=\"" + actor + "\"}";
 }
@@ -81,6 +80,31 @@ BOOST_AUTO_TEST_CASE(a_crashed_worker_pool_is_restarted_and_the_runs_it_held_sti
   require_all_succeed(c, ids);
   // The restarted pool is reachable: new work still gets done.
   require_all_succeed(c, {submit(c, "nap")});
+  BOOST_TEST(srv.running());
+}
+
+BOOST_AUTO_TEST_CASE(
+    a_worker_stuck_past_its_runs_timeout_and_grace_is_replaced_and_the_run_retried) {
+  auto env = fault_env();
+  env["KILL_GRACE"] = "0s";
+  env["WORKER_CONCURRENCY"] = "1";
+  server srv(env);
+  srv.start_ready();
+  auto c = srv.http();
+  auto task = exec_task({"/bin/sh", "-c", "echo ok"}, 2);
+  task["timeout"] = "1s";
+  BOOST_REQUIRE(c.put("/v1/tasks/hang", task).status / 100 == 2);
+  double before = metric(c, restarts_of("worker"));
+  BOOST_REQUIRE_EQUAL(c.request("POST", "/v1/debug/stall/worker").status, 202);
+  auto id = submit(c, "hang");
+
+  // The only worker blocks for a minute; its deadline is the task's timeout
+  // (1 s) plus KILL_GRACE (0) plus 10 s. A replacement runs attempt 2.
+  auto run = wait_terminal(c, id, 40s);
+  BOOST_TEST(run["status"] == "succeeded", run.dump());
+  BOOST_TEST(run["attempt"] == 2);
+  BOOST_TEST(metric(c, restarts_of("worker")) == before + 1);
+  BOOST_TEST(srv.log().find("stuck on run " + id) != std::string::npos);
   BOOST_TEST(srv.running());
 }
 
