@@ -184,9 +184,14 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
       if (ids.count(a.run_id) != 0 && cancels->request(a.run_id, steps::stop_reason::release))
         ++stopped;
     }
-    log_warning("worker_pool", "lost the lease of " + std::to_string(lost.size()) + " run(s) (" +
-                                   std::to_string(before - s.queue.size()) + " queued dropped, " +
-                                   std::to_string(stopped) + " running stopped)");
+    auto dropped = before - s.queue.size();
+    // A run that finished since the ids were gathered is "lost" too; only
+    // runs still held here are news.
+    if (dropped + static_cast<std::size_t>(stopped) == 0) return;
+    log_warning("worker_pool", "lost the lease of " + std::to_string(dropped + stopped) +
+                                   " run(s) held here (" + std::to_string(dropped) +
+                                   " queued dropped, " + std::to_string(stopped) +
+                                   " running stopped)");
     publish();
     demand(false);
   };

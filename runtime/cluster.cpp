@@ -216,9 +216,12 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
     long long n = released ? *released : 0;
     global_metrics().peers_down.Increment();
     global_metrics().leases_requeued.Increment(static_cast<double>(n));
-    log_warning("cluster", "lost " + info.name + " (" + caf::to_string(reason) +
-                               "): " + (marked && *marked ? "declared down, " : "") +
-                               std::to_string(n) + " run(s) released");
+    bool declared = marked && *marked;
+    // Every surviving peer handles the loss; the first one does the work, the
+    // others find nothing left and say so quietly.
+    log_write(declared || n > 0 ? log_level::warning : log_level::info, "cluster",
+              "lost " + info.name + " (" + caf::to_string(reason) + "): " +
+                  (declared ? "declared down, " : "") + std::to_string(n) + " run(s) released");
     if (auto d = lookup(self->system(), dispatcher_key)) self->send(d, wake_atom::value);
     // A dead leader's lock is free now: a standby should not wait for its poll.
     if (auto s = lookup(self->system(), scheduler_key)) self->send(s, wake_atom::value);
