@@ -1,5 +1,9 @@
 #include "actors/run_executor.hpp"
 
+#include <mutex>
+#include <set>
+#include <thread>
+
 #include "actors/metrics.hpp"
 #include "domain/records.hpp"
 #include "steps/pipeline.hpp"
@@ -42,13 +46,53 @@ run_result make_result(const run_assignment& a, const steps::pipeline_outcome& o
 }
 
 /// Buffers an attempt's log lines and ships them in batches, bounded per attempt.
+class log_shipper;
+
+// Ships what shippers hold every 100 ms, so a line followed by silence (a step
+// that prints, then sleeps) is readable while the run goes on; one thread for
+// the process, started with the first shipper.
+struct shipper_registry {
+  std::mutex mu;
+  std::set<log_shipper*> all;
+  std::once_flag started;
+};
+
+shipper_registry& shippers() {
+  static shipper_registry r;
+  return r;
+}
+
+/// Batches a run's log lines: 64 lines or 100 ms, whichever comes first.
 class log_shipper {
  public:
   log_shipper(const run_assignment& a, std::size_t max_lines, const log_batch_sink& sink)
-      : a_(a), max_lines_(max_lines), sink_(sink) {}
-  ~log_shipper() { flush(); }
+      : a_(a), max_lines_(max_lines), sink_(sink) {
+    auto& r = shippers();
+    std::call_once(r.started, [] {
+      std::thread([] {
+        for (;;) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          auto& reg = shippers();
+          std::lock_guard<std::mutex> lock(reg.mu);
+          for (auto* s : reg.all) s->flush_if_quiet();
+        }
+      }).detach();
+    });
+    std::lock_guard<std::mutex> lock(r.mu);
+    r.all.insert(this);
+  }
+  ~log_shipper() {
+    {
+      auto& r = shippers();
+      std::lock_guard<std::mutex> lock(r.mu);
+      r.all.erase(this);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    flush_locked();
+  }
 
   void add(const std::string& step, std::string_view stream, std::string_view line) {
+    std::lock_guard<std::mutex> lock(mu_);
     if (count_ >= max_lines_) {
       if (count_ == max_lines_) push(step, "system", "log limit reached; further lines dropped");
       ++count_;
@@ -56,25 +100,32 @@ class log_shipper {
     }
     push(step, stream, line);
     auto now = std::chrono::steady_clock::now();
-    if (batch_.lines.size() >= 64 || now - last_ > std::chrono::milliseconds(100)) flush();
+    if (batch_.lines.size() >= 64 || now - last_ > std::chrono::milliseconds(100)) flush_locked();
   }
 
-  void flush() {
+  /// Sends lines that have waited 100 ms or more.
+  void flush_if_quiet() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (std::chrono::steady_clock::now() - last_ >= std::chrono::milliseconds(100)) flush_locked();
+  }
+
+ private:
+  void flush_locked() {
     if (batch_.lines.empty()) return;
     last_ = std::chrono::steady_clock::now();
     sink_(std::move(batch_));
     batch_ = log_batch{};
   }
-
- private:
   void push(const std::string& step, std::string_view stream, std::string_view line) {
     ++count_;
+    if (batch_.lines.empty()) last_ = std::chrono::steady_clock::now();
     batch_.lines.push_back(log_line_msg{a_.run_id, a_.attempt, to_epoch_ms(now_ms()),
                                         std::string(stream), step, sanitize_utf8(line)});
   }
   const run_assignment& a_;
   std::size_t max_lines_;
   const log_batch_sink& sink_;
+  std::mutex mu_;
   std::size_t count_ = 0;
   log_batch batch_;
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();

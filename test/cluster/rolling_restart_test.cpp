@@ -1,0 +1,174 @@
+#define BOOST_TEST_MODULE rolling_restart
+#include <atomic>
+#include <boost/test/unit_test.hpp>
+#include <mutex>
+
+#include "cluster/cluster_harness.hpp"
+
+// Guarantee 5 in a cluster: restarting every node in turn with SIGTERM under a
+// steady load loses and fails nothing. A draining node finishes what it runs,
+// hands back what it holds without using an attempt, and exits 0; the others
+// carry on, and the restarted node rejoins and takes work again.
+
+using namespace orch::test;
+
+namespace {
+
+/// Submits about 30 runs a second, each to the next node that takes it: a 503
+/// or a refused connection is not an acknowledgement, the next node is tried.
+class submitter {
+ public:
+  explicit submitter(std::vector<client> nodes)
+      : nodes_(std::move(nodes)), thread_([this] { loop(); }) {}
+  ~submitter() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::vector<std::string> acknowledged() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  std::vector<std::string> unexpected() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unexpected_;
+  }
+  int refused() const { return refused_; }
+
+ private:
+  void loop() {
+    std::size_t turn = 0;
+    auto next = std::chrono::steady_clock::now();
+    while (!stop_) {
+      for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        const auto& c = nodes_[(turn + i) % nodes_.size()];
+        auto r = c.post("/v1/tasks/work/runs", json::object());
+        if (r.status == 201) {
+          std::lock_guard<std::mutex> lock(mu_);
+          acked_.push_back(r.js()["id"].get<std::string>());
+          break;
+        }
+        if (r.status == 503 || r.status < 0) {
+          ++refused_;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        unexpected_.push_back(c.base() + ": " + std::to_string(r.status) + " " + r.body);
+        break;
+      }
+      ++turn;
+      next += 33ms;
+      std::this_thread::sleep_until(next);
+    }
+  }
+
+  std::vector<client> nodes_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> refused_{0};
+  std::mutex mu_;
+  std::vector<std::string> acked_;
+  std::vector<std::string> unexpected_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(restarting_every_node_in_turn_under_load_fails_and_loses_no_run) {
+  cluster c({{"WORKER_CONCURRENCY", "10"}, {"WORKER_PREFETCH", "4"}, {"SHUTDOWN_GRACE", "15s"}});
+  const std::vector<std::string> names = {"n1", "n2", "n3"};
+  for (const auto& n : names) c.start(n);
+  BOOST_REQUIRE(c.wait_mesh());
+  // One attempt only: a graceful restart must not need a retry, so any run that
+  // lost its attempt to a restart shows up as failed.
+  BOOST_REQUIRE_EQUAL(c.api("n1").put("/v1/tasks/work", exec_task({"/bin/sleep", "0.3"}, 1)).status,
+                      201);
+
+  std::vector<client> clients;
+  for (const auto& n : names) clients.push_back(c.api(n));
+  submitter load(clients);
+  BOOST_REQUIRE(eventually([&] { return load.acknowledged().size() >= 60; }, 30s));
+
+  long long in_flight_at_drains = 0;
+  for (const auto& n : names) {
+    auto before = load.acknowledged().size();
+    long long in_flight = 0;
+    {
+      pqxx::work tx{c.db()};
+      in_flight = tx.exec_params("SELECT count(*) FROM runs WHERE status = 'running' AND node = $1",
+                                 n)[0][0]
+                      .as<long long>();
+    }
+    in_flight_at_drains += in_flight;
+    auto t0 = std::chrono::steady_clock::now();
+    int code = c.drain(n, 40s);
+    auto drained = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    BOOST_TEST(code == 0, n << " exited with " << code);
+    BOOST_TEST_MESSAGE(n << " drained in " << drained << " s with " << in_flight
+                         << " run(s) on it at the SIGTERM");
+
+    const double restarted_at = epoch_seconds();
+    c.restart(n);
+    BOOST_REQUIRE_MESSAGE(c.wait_mesh(), n << " did not rejoin the cluster");
+    // It takes work again before the next node goes.
+    BOOST_REQUIRE_MESSAGE(
+        eventually(
+            [&] {
+              pqxx::work tx{c.db()};
+              return tx.exec_params(
+                           "SELECT count(*) FROM runs WHERE node = $1 AND "
+                           "status = 'succeeded' AND finished_at > to_timestamp($2)",
+                           n, restarted_at)[0][0]
+                         .as<long long>() > 0;
+            },
+            20s),
+        n << " executed nothing after its restart");
+    BOOST_TEST_MESSAGE(n << " is back after " << load.acknowledged().size() - before
+                         << " more acknowledged runs");
+  }
+  BOOST_REQUIRE(eventually(
+      [&, after = load.acknowledged().size()] { return load.acknowledged().size() >= after + 60; },
+      30s));
+  load.stop();
+  BOOST_TEST(in_flight_at_drains > 0, "no drain had a run in flight to finish or hand back");
+  auto acked = load.acknowledged();
+  BOOST_TEST_MESSAGE(acked.size() << " runs acknowledged, " << load.refused()
+                                  << " submissions refused on the way");
+  for (const auto& u : load.unexpected()) BOOST_ERROR("unexpected answer: " << u);
+
+  BOOST_REQUIRE_MESSAGE(
+      eventually(
+          [&] {
+            return c.scalar("SELECT count(*) FROM runs WHERE status IN ('pending', 'running')") ==
+                   0;
+          },
+          60s),
+      "unfinished runs: " << c.scalar(
+          "SELECT count(*) FROM runs WHERE status IN ('pending', 'running')"));
+
+  std::map<long long, std::pair<std::string, std::string>> runs;  // status, error code
+  std::map<std::string, int> by_node;
+  {
+    pqxx::work tx{c.db()};
+    for (const auto& r :
+         tx.exec("SELECT id, status, coalesce(error_code, ''), coalesce(node, '') FROM runs")) {
+      runs[r[0].as<long long>()] = {r[1].as<std::string>(), r[2].as<std::string>()};
+      ++by_node[r[3].as<std::string>()];
+    }
+  }
+  std::map<std::string, int> by_status;
+  for (const auto& id : acked) {
+    auto it = runs.find(std::stoll(id));
+    if (it == runs.end()) {
+      BOOST_ERROR("acknowledged run " << id << " is lost");
+      continue;
+    }
+    ++by_status[it->second.first];
+    BOOST_TEST(it->second.first == "succeeded",
+               "run " << id << " ended " << it->second.first << " " << it->second.second);
+  }
+  for (const auto& [status, k] : by_status) BOOST_TEST_MESSAGE(status << ": " << k);
+  for (const auto& [node, k] : by_node) BOOST_TEST_MESSAGE("executed on " << node << ": " << k);
+  BOOST_TEST(by_status["succeeded"] == static_cast<int>(acked.size()));
+  BOOST_TEST(by_status["failed"] == 0);
+}
