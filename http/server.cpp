@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <charconv>
 #include <regex>
@@ -761,7 +762,10 @@ void add_cluster_routes(router_t& r, const std::shared_ptr<context>& ctx) {
       if (it == keys.end()) return reject(req, {errc::not_found, "no actor '" + name + "'", ""});
       auto a = actors::lookup(*ctx->deps.system, it->second);
       if (!a) return reject(req, {errc::unavailable, "actor '" + name + "' is restarting", ""});
-      caf::anon_send(a, actors::crash_atom::value);
+      // With a sender: the cluster agent refuses anonymous messages, which it
+      // cannot tell from another node's.
+      caf::scoped_actor self{*ctx->deps.system};
+      self->send(a, actors::crash_atom::value);
       send_json(req, 202, json{{"crashed", name}});
       return restinio::request_accepted();
     });

@@ -132,6 +132,13 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
     return it == self->state.peers.end() ? nullptr : &it->second;
   };
 
+  // Anonymous messages count as local only when they come from this process:
+  // CAF gives no sender for anonymous messages from other nodes either, so
+  // they are refused too (this node's code always sends with a sender here).
+  auto local = [=](const caf::strong_actor_ptr& sender) {
+    return sender && sender->node() == self->node();
+  };
+
   auto refuse_message = [=](const caf::strong_actor_ptr& sender) {
     global_metrics().cluster_rejected.Increment();
     log_limited(log_level::warning, "cluster.unauthenticated", "cluster",
@@ -308,6 +315,19 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
     }
   };
 
+  // The agent is reachable from other nodes: an exit message from one of them
+  // would stop it (and a stream of them would exhaust its supervisor), so only
+  // this node's own actors may stop it.
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    if (em.source && em.source.node() != self->node()) {
+      global_metrics().cluster_rejected.Increment();
+      log_limited(log_level::warning, "cluster.exit", "cluster",
+                  "refused an exit message from " + caf::to_string(em.source.node()));
+      return;
+    }
+    self->quit(em.reason);
+  });
+
   self->set_down_handler([=](caf::down_msg& dm) {
     for (const auto& [nid, p] : self->state.peers) {
       if (p.agent.address() == dm.source) {
@@ -434,11 +454,18 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
         }
       },
       [=](tick_atom) {
+        if (!local(self->current_sender())) return refuse_message(self->current_sender());
         discover();
         global_metrics().mailbox("cluster").Set(static_cast<double>(self->mailbox().size()));
         self->delayed_send(self, cfg.heartbeat, tick_atom::value);
       },
-      [=](crash_atom) -> caf::result<void> { throw std::runtime_error("injected cluster crash"); },
+      [=](crash_atom) -> caf::result<void> {
+        if (!local(self->current_sender())) {
+          refuse_message(self->current_sender());
+          return caf::unit;
+        }
+        throw std::runtime_error("injected cluster crash");
+      },
   };
 }
 
