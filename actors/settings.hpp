@@ -51,6 +51,8 @@ struct node_state {
   std::atomic<bool> cluster_leader_ok{false};  ///< some node leads the schedulers
   std::atomic<int> cluster_workers{0};         ///< worker nodes up in the cluster
   std::atomic<int> peers{0};                   ///< authenticated peers connected
+  std::atomic<bool> cluster_checked{false};    ///< the cluster's health was read once
+  std::atomic<bool> local_workers{false};      ///< this node has the worker role
 
   /// This process's incarnation: lease owners start with "<node>/<incarnation>.".
   std::string incarnation;

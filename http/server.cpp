@@ -287,8 +287,8 @@ void add_ops_routes(router_t& r, const std::shared_ptr<context>& ctx) {
     auto& n = *ctx->deps.node;
     // This node's own actors, and the cluster as the database sees it: a
     // scheduler leader somewhere and at least one worker node up.
-    bool scheduler = n.scheduler_ok && n.cluster_leader_ok;
-    bool workers = n.workers_ok && n.cluster_workers > 0;
+    bool scheduler = n.scheduler_ok && (n.is_leader || n.cluster_leader_ok);
+    bool workers = n.workers_ok && (n.local_workers || n.cluster_workers > 0);
     json checks = {
         {"database", n.database_ok.load()}, {"scheduler", scheduler}, {"workers", workers}};
     bool ok = n.database_ok && scheduler && workers;

@@ -86,6 +86,7 @@ caf::behavior probe_actor(caf::stateful_actor<probe_state>* self, std::string ur
                                                       node_timeout)) {
             node->cluster_leader_ok = h->leader_alive;
             node->cluster_workers = h->workers_up;
+            node->cluster_checked = true;
           }
         }
         self->delayed_send(self, std::chrono::milliseconds(ok ? 500 : 250),
@@ -204,6 +205,7 @@ int serve(const config& cfg, const serve_flags& flags) {
   engine.database_url = db->url;
   node->incarnation = random_incarnation();
   node->workers_ok = !cfg.has_role("worker");  // set when the pool starts; else not our job
+  node->local_workers = cfg.has_role("worker");
 
   if (cfg.cluster.enabled() && !port_free(cfg.cluster.bind, cfg.cluster.port)) {
     log_error("serve", "cannot listen for the cluster on " + cfg.cluster.bind + ":" +
@@ -303,6 +305,15 @@ int serve(const config& cfg, const serve_flags& flags) {
   if (cfg.has_role("dispatcher") || cfg.has_role("worker")) {
     listener = std::make_unique<notify_listener>(sys, engine.database_url);
   }
+
+  // /health answers for the cluster too: let the probe read it once (and a
+  // scheduler find or become the leader) before the first request can come.
+  wait_until(
+      [&] {
+        return node->cluster_checked &&
+               (!cfg.has_role("scheduler") || node->is_leader || node->cluster_leader_ok);
+      },
+      std::chrono::seconds(3));
 
   std::unique_ptr<http::server> api;
   if (cfg.has_role("api")) {

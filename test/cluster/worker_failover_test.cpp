@@ -133,13 +133,22 @@ BOOST_AUTO_TEST_CASE(
   // database was acknowledged.
   load.exclude(victim);
   std::vector<std::pair<long long, int>> on_victim;  // run id, attempt at the kill
-  {
-    pqxx::work tx{c.db()};
-    for (const auto& r : tx.exec_params(
-             "SELECT id, attempt FROM runs WHERE status = 'running' AND node = $1", victim)) {
-      on_victim.emplace_back(r[0].as<long long>(), r[1].as<int>());
-    }
-  }
+  // The load is below the cluster's capacity, so at a given moment a node may
+  // hold nothing: kill it when it holds a handful of runs.
+  BOOST_REQUIRE_MESSAGE(eventually(
+                            [&] {
+                              on_victim.clear();
+                              pqxx::work tx{c.db()};
+                              for (const auto& r : tx.exec_params(
+                                       "SELECT id, attempt FROM runs WHERE status = 'running' "
+                                       "AND node = $1",
+                                       victim)) {
+                                on_victim.emplace_back(r[0].as<long long>(), r[1].as<int>());
+                              }
+                              return on_victim.size() >= 5;
+                            },
+                            60s),
+                        victim << " never held 5 running runs");
   const double killed_at = epoch_seconds();
   c.kill(victim);
   BOOST_TEST_MESSAGE("killed " << victim << " with " << on_victim.size() << " runs running on it, "
