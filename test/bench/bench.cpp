@@ -8,30 +8,13 @@
 #include <filesystem>
 #include <numeric>
 
+#include "bench/bench_support.hpp"
 #include "support/harness.hpp"
 
 using namespace orch::test;
+using namespace orch::bench;
 
 namespace {
-
-bool quick = false;
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-void emit(json j) {
-  j["quick"] = quick;
-  std::printf("%s\n", j.dump().c_str());
-  std::fflush(stdout);
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(idx, v.size() - 1)];
-}
 
 long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -40,43 +23,6 @@ long rss_kib(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   }
   return -1;
-}
-
-// CPU seconds (user + system) of one process, or of every process named `comm`.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(text.substr(close + 2));
-  std::string f;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(f);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// CPU seconds of the PostgreSQL backends serving database `db` (their process
-// title names it), so other databases on the same server do not count.
-double backend_cpu_seconds(const std::string& db) {
-  double total = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    auto name = e.path().filename().string();
-    if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    std::ifstream c(e.path() / "cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(c)), std::istreambuf_iterator<char>());
-    if (cmd.rfind("postgres: ", 0) == 0 && cmd.find(" " + db + " ") != std::string::npos) {
-      total += cpu_seconds(std::stoi(name));
-    }
-  }
-  return total;
-}
-
-std::string database_name(const std::string& url) {
-  auto q = url.find('?');
-  auto base = url.substr(0, q);
-  return base.substr(base.rfind('/') + 1);
 }
 
 std::map<std::string, std::string> base_env(const std::string& db) {

@@ -20,19 +20,15 @@
 #include <mutex>
 #include <set>
 
+#include "bench/bench_support.hpp"
 #include "support/harness.hpp"
 
 using namespace orch::test;
+using namespace orch::bench;
 
 namespace {
 
-bool quick = false;
-
 using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point t) {
-  return std::chrono::duration<double>(clock_type::now() - t).count();
-}
 
 /// Seconds since the epoch, comparable with extract(epoch FROM timestamptz):
 /// the nodes, PostgreSQL and this program share one machine and its clock.
@@ -40,58 +36,8 @@ double epoch_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-void emit(json j) {
-  j["quick"] = quick;
-  std::printf("%s\n", j.dump().c_str());
-  std::fflush(stdout);
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(idx, v.size() - 1)];
-}
-
 double round_to(double v, double unit) {
   return std::round(v / unit) * unit;
-}
-
-/// CPU seconds (user + system) of one process; with `children`, of its
-/// waited-for children instead (the steps' processes).
-double cpu_seconds(pid_t pid, bool children = false) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(text.substr(close + 2));
-  std::string f;
-  double ticks = 0;
-  for (int i = 3; i <= 17 && fields >> f; ++i) {
-    if (children ? (i == 16 || i == 17) : (i == 14 || i == 15)) ticks += std::stod(f);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-/// CPU seconds of the PostgreSQL backends serving database `db` (their process
-/// title names it), as in bench.cpp.
-double backend_cpu_seconds(const std::string& db) {
-  double total = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    auto name = e.path().filename().string();
-    if (!std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    std::ifstream c(e.path() / "cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(c)), std::istreambuf_iterator<char>());
-    if (cmd.rfind("postgres: ", 0) == 0 && cmd.find(" " + db + " ") != std::string::npos) {
-      total += cpu_seconds(std::stoi(name));
-    }
-  }
-  return total;
-}
-
-std::string database_name(const std::string& url) {
-  auto base = url.substr(0, url.find('?'));
-  return base.substr(base.rfind('/') + 1);
 }
 
 /// Busy and total jiffies of the whole machine (all CPUs), from /proc/stat.
