@@ -213,6 +213,14 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
     // After this process was stopped (SIGSTOP, a VM pause) every peer looks
     // lost; the peers were fine, this node was not. Judge nobody then: they
     // are joined again on the next discovery.
+    // The peer's agent stopped (it crashed and is being restarted, or its node
+    // shuts down cleanly) while its node lives on: nothing to release. Only a
+    // lost connection (a dead or hung process) says the node is gone.
+    if (reason != caf::exit_reason::remote_link_unreachable) {
+      log_info("cluster", "the agent of " + info.name + " stopped (" + caf::to_string(reason) +
+                              "); rejoining");
+      return;
+    }
     if (watch->stalled()) {
       log_warning("cluster", "lost " + info.name + " while this node was stalled; rejoining");
       return;
