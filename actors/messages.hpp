@@ -3,6 +3,7 @@
 /// actor can live on another node.
 
 #include <caf/atom.hpp>
+#include <caf/fwd.hpp>
 #include <caf/meta/type_name.hpp>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 using auth_atom = caf::atom_constant<caf::atom("auth")>;
 using forget_atom = caf::atom_constant<caf::atom("forget")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
+
+/// Registers every message type that may cross nodes, under the names all
+/// nodes (and any program that talks to them) must agree on.
+void register_message_types(caf::actor_system_config& cfg);
 
 /// Registry keys of the node's well-known actors.
 inline constexpr caf::atom_value dispatcher_key = caf::atom("dispatcher");

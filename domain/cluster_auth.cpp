@@ -6,26 +6,13 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "domain/hex.hpp"
+
 namespace orch::cluster_auth {
-namespace {
-
-std::string hex(const unsigned char* data, std::size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 0xf];
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string make_nonce() {
   unsigned char buf[16];
   if (RAND_bytes(buf, sizeof(buf)) != 1) throw std::runtime_error("no random bytes for a nonce");
-  return hex(buf, sizeof(buf));
+  return to_hex(buf, sizeof(buf));
 }
 
 std::string proof(const std::string& secret, const std::string& role,
@@ -35,7 +22,7 @@ std::string proof(const std::string& secret, const std::string& role,
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len);
-  return hex(mac, len);
+  return to_hex(mac, len);
 }
 
 bool same(const std::string& a, const std::string& b) {

@@ -5,29 +5,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/hex.hpp"
 #include "persistence/db.hpp"
 #include "persistence/sql_util.hpp"
 
 namespace orch::persistence {
-namespace {
-
-std::string hex(const unsigned char* data, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 0xF];
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string token_hash(const std::string& token) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-  return hex(digest, sizeof(digest));
+  return to_hex(digest, sizeof(digest));
 }
 
 namespace log_repo {
@@ -79,7 +66,7 @@ result<std::string> create(session& db, const std::string& name) {
   if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
     return error_info{errc::internal, "no randomness for a token", ""};
   }
-  std::string token = "orch_" + hex(bytes, sizeof(bytes));
+  std::string token = "orch_" + to_hex(bytes, sizeof(bytes));
   auto res = db.transact([&](pqxx::work& tx) {
     tx.exec_params("INSERT INTO api_tokens (name, hash) VALUES ($1, $2)", name, token_hash(token));
     return true;

@@ -112,11 +112,36 @@ published& the_published() {
   return p;
 }
 
+// Publishes the agent on the cluster port, taking the port over from a
+// predecessor (a restart). Runs on the agent's own thread: it blocks.
+void publish(caf::local_actor* self, const cluster_config& cfg) {
+  auto& sys = self->system();
+  auto& pub = the_published();
+  std::lock_guard<std::mutex> lock(pub.mu);
+  // The predecessor's address is all that is left of it; unpublish wants a handle.
+  struct dead_handle {
+    caf::actor_addr addr;
+    const caf::actor_addr& address() const { return addr; }
+  };
+  if (pub.actor) {
+    sys.middleman().unpublish(dead_handle{pub.actor}, static_cast<std::uint16_t>(cfg.port));
+  }
+  auto port = sys.middleman().publish(caf::actor_cast<caf::actor>(self),
+                                      static_cast<std::uint16_t>(cfg.port), cfg.bind.c_str(), true);
+  if (!port) {
+    // The supervisor restarts the agent with backoff and gives up on a storm.
+    throw std::runtime_error("cannot listen for the cluster on " + cfg.bind + ":" +
+                             std::to_string(cfg.port) + ": " + sys.render(port.error()));
+  }
+  pub.actor = self->address();
+}
+
 caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config cfg,
                           engine_settings engine, agent_identity me,
                           std::shared_ptr<node_state> node) {
   self->state.db = std::make_unique<persistence::session>(engine.database_url);
   auto* watch = &the_stall_watch(cfg.timeout);
+  publish(self, cfg);
   register_as(self, cluster_key);
   const peer_info my_info{me.name, me.incarnation, me.roles, me.advertise};
 
@@ -491,26 +516,7 @@ void configure_middleman(caf::actor_system_config& cfg, const cluster_config& cl
 caf::actor spawn_cluster_agent(caf::actor_system& sys, const cluster_config& cfg,
                                const engine_settings& engine, agent_identity me,
                                std::shared_ptr<node_state> node) {
-  auto agent = sys.spawn<caf::detached>(agent_actor, cfg, engine, std::move(me), std::move(node));
-  auto& pub = the_published();
-  std::lock_guard<std::mutex> lock(pub.mu);
-  // The predecessor's address is all that is left of it; unpublish wants a handle.
-  struct dead_handle {
-    caf::actor_addr addr;
-    const caf::actor_addr& address() const { return addr; }
-  };
-  if (pub.actor) {
-    sys.middleman().unpublish(dead_handle{pub.actor}, static_cast<std::uint16_t>(cfg.port));
-  }
-  auto port =
-      sys.middleman().publish(agent, static_cast<std::uint16_t>(cfg.port), cfg.bind.c_str(), true);
-  if (!port) {
-    caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
-    throw std::runtime_error("cannot listen for the cluster on " + cfg.bind + ":" +
-                             std::to_string(cfg.port) + ": " + sys.render(port.error()));
-  }
-  pub.actor = agent.address();
-  return agent;
+  return sys.spawn<caf::detached>(agent_actor, cfg, engine, std::move(me), std::move(node));
 }
 
 }  // namespace orch::runtime

@@ -24,9 +24,9 @@ struct agent_identity {
   std::string advertise;
 };
 
-/// Spawns the agent (detached: it talks to PostgreSQL) and publishes it on the
-/// cluster port, taking over the port from a predecessor. Registered as
-/// cluster_key. Throws when the port cannot be bound.
+/// Spawns the agent (detached: it talks to PostgreSQL and publishes itself on
+/// the cluster port, taking over the port from a predecessor; it fails when
+/// the port cannot be bound). Registered as cluster_key.
 caf::actor spawn_cluster_agent(caf::actor_system& sys, const cluster_config& cfg,
                                const actors::engine_settings& engine, agent_identity me,
                                std::shared_ptr<actors::node_state> node);

@@ -95,21 +95,6 @@ caf::behavior probe_actor(caf::stateful_actor<probe_state>* self, std::string ur
   };
 }
 
-void register_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<actors::run_assignment>("orch.run_assignment");
-  cfg.add_message_type<actors::assignment_batch>("orch.assignment_batch");
-  cfg.add_message_type<actors::step_result_msg>("orch.step_result");
-  cfg.add_message_type<std::vector<actors::step_result_msg>>("orch.step_results");
-  cfg.add_message_type<actors::run_result>("orch.run_result");
-  cfg.add_message_type<actors::log_line_msg>("orch.log_line");
-  cfg.add_message_type<std::vector<actors::log_line_msg>>("orch.log_lines");
-  cfg.add_message_type<actors::log_batch>("orch.log_batch");
-  cfg.add_message_type<actors::demand_msg>("orch.demand");
-  cfg.add_message_type<actors::renew_msg>("orch.renew");
-  cfg.add_message_type<actors::peer_info>("orch.peer_info");
-  cfg.add_message_type<std::vector<long long>>("orch.ids");
-}
-
 // Whether the cluster port can be bound: a clear error at start beats a
 // supervisor giving up on an agent that cannot publish.
 bool port_free(const std::string& host, int port) {
@@ -214,7 +199,7 @@ int serve(const config& cfg, const serve_flags& flags) {
   }
 
   caf::actor_system_config caf_cfg;
-  register_types(caf_cfg);
+  actors::register_message_types(caf_cfg);
   if (cfg.cluster.enabled()) configure_middleman(caf_cfg, cfg.cluster);
   caf_cfg.set("scheduler.max-threads", static_cast<size_t>(2));
   caf_cfg.set("logger.verbosity", caf::atom("quiet"));

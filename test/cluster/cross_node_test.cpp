@@ -22,18 +22,6 @@ struct subreaper {
 };
 BOOST_TEST_GLOBAL_FIXTURE(subreaper);
 
-std::optional<pid_t> read_pid(const std::string& path) {
-  std::ifstream in(path);
-  long pid = 0;
-  if (in >> pid && pid > 0) return static_cast<pid_t>(pid);
-  return std::nullopt;
-}
-
-bool gone(pid_t pid) {
-  ::waitpid(pid, nullptr, WNOHANG);
-  return ::kill(pid, 0) == -1 && errno == ESRCH;
-}
-
 /// front: api only; core: scheduler and dispatcher; back (on demand): worker only.
 struct three_tier {
   cluster c;

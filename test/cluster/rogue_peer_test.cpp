@@ -32,18 +32,7 @@ struct rogue_config : caf::actor_system_config {
     load<caf::io::middleman>();
     set("middleman.app-identifiers", std::vector<std::string>{"orchestrator-cluster-1"});
     set("logger.verbosity", caf::atom("quiet"));
-    add_message_type<run_assignment>("orch.run_assignment");
-    add_message_type<assignment_batch>("orch.assignment_batch");
-    add_message_type<step_result_msg>("orch.step_result");
-    add_message_type<std::vector<step_result_msg>>("orch.step_results");
-    add_message_type<run_result>("orch.run_result");
-    add_message_type<log_line_msg>("orch.log_line");
-    add_message_type<std::vector<log_line_msg>>("orch.log_lines");
-    add_message_type<log_batch>("orch.log_batch");
-    add_message_type<demand_msg>("orch.demand");
-    add_message_type<renew_msg>("orch.renew");
-    add_message_type<peer_info>("orch.peer_info");
-    add_message_type<std::vector<long long>>("orch.ids");
+    register_message_types(*this);
   }
 };
 

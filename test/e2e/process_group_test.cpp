@@ -29,18 +29,6 @@ std::string pid_file(const std::string& tag) {
   return path;
 }
 
-std::optional<pid_t> read_pid(const std::string& path) {
-  std::ifstream in(path);
-  long pid = 0;
-  if (in >> pid && pid > 0) return static_cast<pid_t>(pid);
-  return std::nullopt;
-}
-
-bool gone(pid_t pid) {
-  ::waitpid(pid, nullptr, WNOHANG);  // ours when it was orphaned: reap it
-  return ::kill(pid, 0) == -1 && errno == ESRCH;
-}
-
 /// A step whose shell starts a grandchild that ignores SIGTERM, writes its pid
 /// to `file` and sleeps; the shell waits for it.
 json stubborn_step(const std::string& file) {

@@ -34,18 +34,6 @@ struct pid_dir {
   pid_dir& operator=(const pid_dir&) = delete;
 };
 
-std::optional<pid_t> read_pid(const std::string& path) {
-  std::ifstream in(path);
-  long pid = 0;
-  if (in >> pid && pid > 0) return static_cast<pid_t>(pid);
-  return std::nullopt;
-}
-
-bool gone(pid_t pid) {
-  ::waitpid(pid, nullptr, WNOHANG);
-  return ::kill(pid, 0) == -1 && errno == ESRCH;
-}
-
 /// A task whose step writes its pid to `dir`/<run id>.pid, then sleeps `seconds`.
 json sleeper(const std::string& dir, const std::string& seconds) {
   return exec_task(

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -157,6 +158,20 @@ inline double metric(const client& c, const std::string& series) {
     if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
   }
   return 0;
+}
+
+/// The pid a step wrote to `path`, once it has.
+inline std::optional<pid_t> read_pid(const std::string& path) {
+  std::ifstream in(path);
+  long pid = 0;
+  if (in >> pid && pid > 0) return static_cast<pid_t>(pid);
+  return std::nullopt;
+}
+
+/// Whether process `pid` no longer exists (reaped first if it was orphaned to us).
+inline bool gone(pid_t pid) {
+  ::waitpid(pid, nullptr, WNOHANG);
+  return ::kill(pid, 0) == -1 && errno == ESRCH;
 }
 
 /// Path of the orchestrator binary (ORCH_BINARY, else the build's).
