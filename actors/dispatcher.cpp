@@ -4,6 +4,7 @@
 #include <caf/stateful_actor.hpp>
 #include <map>
 
+#include "actors/demand_book.hpp"
 #include "actors/engine.hpp"
 #include "actors/log.hpp"
 #include "actors/messages.hpp"
@@ -18,20 +19,13 @@ namespace {
 
 using claim_atom = caf::atom_constant<caf::atom("claim")>;
 
-/// A pool this dispatcher claims for: local, or remote behind the cluster agent.
-struct pool_entry {
-  caf::actor reply_to;  // the pool itself, or the local cluster agent
-  std::string node;
-  int demand = 0;
-  bool local = false;
-};
-
 struct dispatcher_state {
   std::unique_ptr<persistence::session> db;
   bool claim_scheduled = false;
   std::map<std::pair<std::string, int>, std::string> task_json;
-  std::map<std::string, pool_entry> pools;  // by lease owner
-  std::size_t next_pool = 0;                // round robin between pools
+  // Pools by lease owner; a pool's target is the pool itself or, for a pool
+  // on another node, the local cluster agent.
+  demand_book<caf::actor> pools;
   sys_ms last_prune{};
 };
 
@@ -47,29 +41,30 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
     auto it = cache.find(key);
     if (it != cache.end()) return it->second;
     auto row = persistence::task_repo::get_version(*self->state.db, task, version);
-    if (!row) return std::nullopt;
+    if (!row) {
+      // The worker fails a run whose definition is missing; a database error
+      // here does the same, so it is reported.
+      if (row.error().code != errc::not_found)
+        report_db_error("dispatcher.task_definition", "dispatcher", row.error());
+      return std::nullopt;
+    }
     auto text = row->spec.dump();
     cache.emplace(key, text);
     return text;
   };
 
-  // Claims for one pool; false when the queue ran dry (or the database failed).
-  auto claim_for = [=](const std::string& owner, pool_entry& p) -> bool {
+  // Claims up to `limit` runs for one pool and sends them; returns how many.
+  auto claim_for = [=](const std::string& owner, const demand_book<caf::actor>::pool& p,
+                       int limit) -> int {
     auto& s = self->state;
     persistence::claim_request req;
     req.owner = owner;
     req.node = p.node;
     req.queues = cfg.queues;
-    req.limit = std::min(p.demand, cfg.claim_batch);
+    req.limit = limit;
     req.lease = cfg.lease_timeout;
     auto claimed = persistence::run_repo::claim(*s.db, req);
-    if (!claimed) {
-      global_metrics().db_errors.Increment();
-      log_limited(log_level::error, "dispatcher.claim", "dispatcher",
-                  "claim failed: " + claimed.error().message);
-      return false;
-    }
-    if (claimed->empty()) return false;
+    if (!db_ok(claimed, "dispatcher.claim", "dispatcher") || claimed->empty()) return 0;
     assignment_batch batch;
     auto now = to_epoch_ms(now_ms());
     for (auto& c : *claimed) {
@@ -78,6 +73,7 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
       a.run_id = c.id;
       a.attempt = c.attempt;
       a.max_attempts = c.max_attempts;
+      a.lost_leases = c.lost_leases;
       a.owner = owner;
       a.task = std::move(c.task);
       a.task_version = c.task_version;
@@ -89,9 +85,8 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
       batch.runs.push_back(std::move(a));
     }
     auto n = static_cast<int>(batch.runs.size());
-    p.demand -= n;
-    self->send(p.reply_to, std::move(batch));
-    return n == req.limit;
+    self->send(p.target, std::move(batch));
+    return n;
   };
 
   auto claim = [=] {
@@ -100,31 +95,9 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
     if (node->draining) return;
     // A local pool of an earlier incarnation (stopped, not gone yet) must not
     // get runs under its dead owner: the new pool's recorder releases those.
-    for (auto it = s.pools.begin(); it != s.pools.end();) {
-      if (it->second.local && it->first != node->owner())
-        it = s.pools.erase(it);
-      else
-        ++it;
-    }
-    // Round robin, a batch at a time, so one hungry pool does not starve the rest.
-    bool more = true;
-    while (more && !node->draining) {
-      more = false;
-      if (s.pools.empty()) return;
-      auto start = s.next_pool++ % s.pools.size();
-      auto it = std::next(s.pools.begin(), static_cast<long>(start));
-      for (std::size_t i = 0; i < s.pools.size(); ++i) {
-        if (it->second.demand > 0) {
-          if (!claim_for(it->first, it->second)) {
-            // Nothing due (or no database): the others would find nothing either.
-            if (it->second.demand > 0) return;
-          } else if (it->second.demand > 0) {
-            more = true;
-          }
-        }
-        if (++it == s.pools.end()) it = s.pools.begin();
-      }
-    }
+    auto owner = node->owner();
+    s.pools.forget_if([&](const std::string& o, const auto& p) { return p.local && o != owner; });
+    s.pools.claim_in_turn(cfg.claim_batch, claim_for, [=] { return node->draining.load(); });
   };
   auto schedule_claim = [=] {
     // Wakes arriving while a claim is queued coalesce into that one claim.
@@ -134,13 +107,8 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
   };
 
   self->set_down_handler([=](caf::down_msg& dm) {
-    auto& pools = self->state.pools;
-    for (auto it = pools.begin(); it != pools.end();) {
-      if (it->second.reply_to.address() == dm.source)
-        it = pools.erase(it);
-      else
-        ++it;
-    }
+    self->state.pools.forget_if(
+        [&](const std::string&, const auto& p) { return p.target.address() == dm.source; });
   });
 
   self->send(self, tick_atom::value);
@@ -154,32 +122,25 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
         // Remote pools reach the dispatcher only through this node's cluster
         // agent, which checks the peer; nothing from another node comes here.
         if (!sender || sender.node() != self->node() || d.owner.empty()) return;
-        auto& p = self->state.pools[d.owner];
-        if (p.reply_to != sender) {
-          p.reply_to = sender;
+        auto& p = self->state.pools.add(d.owner, d.node, d.n, d.reset);
+        if (p.target != sender) {
+          p.target = sender;
           p.local = sender != lookup(self->system(), cluster_key);
           if (p.local) self->monitor(sender);
         }
-        p.node = d.node;
-        p.demand = d.reset ? d.n : p.demand + d.n;
         schedule_claim();
       },
       [=](forget_atom, const std::string& peer) {
         // A peer node is gone: its pools get nothing more.
-        auto& pools = self->state.pools;
-        for (auto it = pools.begin(); it != pools.end();) {
-          if (!it->second.local && it->second.node == peer)
-            it = pools.erase(it);
-          else
-            ++it;
-        }
+        self->state.pools.forget_if(
+            [&](const std::string&, const auto& p) { return !p.local && p.node == peer; });
       },
       [=](wake_atom) { schedule_claim(); },
       [=](claim_atom) { claim(); },
       [=](tick_atom) {
         // Pools and dispatchers start in any order: greet a local pool we have not heard from.
         auto pool = lookup(self->system(), pool_key);
-        if (pool && self->state.pools.count(node->owner()) == 0) {
+        if (pool && !self->state.pools.knows(node->owner())) {
           self->send(pool, hello_atom::value);
         }
         // The poll fallback: NOTIFY and in-node wakes make this rarely needed.
@@ -188,8 +149,8 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
       },
       [=](maint_atom) {
         auto& s = self->state;
-        auto requeued = persistence::run_repo::requeue_expired(*s.db, 1000);
-        if (requeued && *requeued > 0) {
+        auto requeued = persistence::run_repo::requeue_expired(*s.db, 1000, cfg.max_lost_leases);
+        if (db_ok(requeued, "dispatcher.requeue", "dispatcher") && *requeued > 0) {
           global_metrics().leases_requeued.Increment(static_cast<double>(*requeued));
           log_warning("dispatcher",
                       "re-queued " + std::to_string(*requeued) + " run(s) whose lease expired");
@@ -197,11 +158,12 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
         }
         // The heartbeat backstop: a node that stopped writing its heartbeat is
         // declared down and its leases released, cluster messaging or not.
-        if (auto dead = persistence::node_repo::expire(*s.db, cfg.node_name, cfg.node_timeout)) {
+        auto dead = persistence::node_repo::expire(*s.db, cfg.node_name, cfg.node_timeout);
+        if (db_ok(dead, "dispatcher.expire_nodes", "dispatcher")) {
           for (const auto& d : *dead) {
             auto n = persistence::run_repo::release_owner_prefix(
-                *s.db, d.name + "/" + d.incarnation + ".");
-            long long released = n ? *n : 0;
+                *s.db, d.name + "/" + d.incarnation + ".", cfg.max_lost_leases);
+            long long released = db_ok(n, "dispatcher.release_node", "dispatcher") ? *n : 0;
             global_metrics().leases_requeued.Increment(static_cast<double>(released));
             global_metrics().peers_down.Increment();
             log_warning("dispatcher", "node " + d.name + " missed its heartbeats: declared down, " +
@@ -210,7 +172,8 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
             if (released > 0) schedule_claim();
           }
         }
-        if (auto counts = persistence::run_repo::counts(*s.db)) {
+        auto counts = persistence::run_repo::counts(*s.db);
+        if (db_ok(counts, "dispatcher.counts", "dispatcher")) {
           global_metrics().queue_depth.Set(static_cast<double>(counts->pending));
           global_metrics().queue_running.Set(static_cast<double>(counts->running));
         }
@@ -218,10 +181,11 @@ caf::behavior dispatcher_actor(caf::stateful_actor<dispatcher_state>* self, engi
         if (now - s.last_prune > std::chrono::minutes(1)) {
           s.last_prune = now;
           auto pruned = persistence::run_repo::prune(*s.db, cfg.run_retention, 5000);
-          if (pruned && *pruned > 0) {
+          if (db_ok(pruned, "dispatcher.prune", "dispatcher") && *pruned > 0) {
             global_metrics().runs_pruned.Increment(static_cast<double>(*pruned));
           }
-          persistence::node_repo::forget(*s.db, std::chrono::hours(24));
+          db_ok(persistence::node_repo::forget(*s.db, std::chrono::hours(24)),
+                "dispatcher.forget_nodes", "dispatcher");
         }
         self->delayed_send(self, std::chrono::seconds(1), maint_atom::value);
       },

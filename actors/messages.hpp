@@ -67,7 +67,8 @@ struct run_assignment {
   long long run_id = 0;
   int attempt = 0;
   int max_attempts = 1;
-  std::string owner;  ///< lease owner, the fence of every write
+  int lost_leases = 0;  ///< earlier executions that ended with their node
+  std::string owner;    ///< lease owner, the fence of every write
   std::string task;
   int task_version = 0;
   std::string task_json;    ///< canonical task definition
@@ -145,8 +146,9 @@ typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_assignment& x) {
-  return f(caf::meta::type_name("run_assignment"), x.run_id, x.attempt, x.max_attempts, x.owner,
-           x.task, x.task_version, x.task_json, x.params_json, x.trigger, x.claimed_at_ms);
+  return f(caf::meta::type_name("run_assignment"), x.run_id, x.attempt, x.max_attempts,
+           x.lost_leases, x.owner, x.task, x.task_version, x.task_json, x.params_json, x.trigger,
+           x.claimed_at_ms);
 }
 
 template <class Inspector>

@@ -1,5 +1,7 @@
 #include "actors/metrics.hpp"
 
+#include "actors/log.hpp"
+
 namespace orch::actors {
 namespace {
 
@@ -135,6 +137,11 @@ metrics::metrics()
 metrics& global_metrics() {
   static metrics m;
   return m;
+}
+
+void report_db_error(std::string_view key, std::string_view logger, const error_info& e) {
+  global_metrics().db_errors.Increment();
+  log_limited(log_level::error, key, logger, std::string(key) + ": " + e.message);
 }
 
 }  // namespace orch::actors

@@ -9,6 +9,9 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+
+#include "domain/result.hpp"
 
 namespace orch::actors {
 
@@ -60,5 +63,17 @@ struct metrics {
 
 /// The process-wide metrics.
 metrics& global_metrics();
+
+/// Counts a failed database operation (orchestrator_db_errors_total) and logs
+/// it, at most once per 10 s per `key`. Every database error an actor does not
+/// answer with goes through here.
+void report_db_error(std::string_view key, std::string_view logger, const error_info& e);
+
+/// Whether `r` holds a value; reports its error (see report_db_error) when not.
+template <class T>
+bool db_ok(const result<T>& r, std::string_view key, std::string_view logger) {
+  if (!r) report_db_error(key, logger, r.error());
+  return r.ok();
+}
 
 }  // namespace orch::actors

@@ -106,7 +106,7 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
                          std::move(l.step), std::move(l.line)});
       }
       auto res = persistence::log_repo::append(*st.db, lines);
-      if (res) {
+      if (db_ok(res, "recorder.logs", "recorder")) {
         st.logs.clear();
       } else {
         failed = true;
@@ -137,9 +137,7 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
         node->unrecorded -= static_cast<int>(n);
       } else {
         failed = true;
-        global_metrics().db_errors.Increment();
-        log_limited(log_level::error, "recorder.db", "recorder",
-                    "recording results failed: " + applied.error().message);
+        report_db_error("recorder.results", "recorder", applied.error());
       }
     }
     if (failed) {
@@ -188,8 +186,9 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
         if (st.released_for != m.owner) {
           // A new pool incarnation: the runs leased to earlier ones of this
           // node (a crashed pool, a killed process) will never be finished.
-          auto n = persistence::run_repo::release_dead_incarnations(*st.db, cfg.node_name, m.owner);
-          if (n) {
+          auto n = persistence::run_repo::release_dead_incarnations(*st.db, cfg.node_name, m.owner,
+                                                                    cfg.max_lost_leases);
+          if (db_ok(n, "recorder.release_dead", "recorder")) {
             st.released_for = m.owner;
             if (*n > 0) {
               global_metrics().leases_requeued.Increment(static_cast<double>(*n));
@@ -203,9 +202,7 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
           if (r.owner == m.owner) m.ids.push_back(r.run_id);
         }
         auto out = persistence::run_repo::renew(*st.db, m.owner, m.ids, cfg.lease_timeout);
-        if (!out) {
-          log_limited(log_level::error, "recorder.renew", "recorder",
-                      "lease renewal failed: " + out.error().message);
+        if (!db_ok(out, "recorder.renew", "recorder")) {
           return caf::make_message(std::vector<long long>{}, std::vector<long long>{});
         }
         return caf::make_message(std::move(out->flagged), std::move(out->lost));

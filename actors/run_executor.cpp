@@ -133,6 +133,19 @@ class log_shipper {
 
 }  // namespace
 
+run_counters counters_of(const run_assignment& a) {
+  run_counters c;
+  c.attempt = a.attempt;
+  c.max_attempts = a.max_attempts;
+  c.lost_leases = a.lost_leases;
+  return c;
+}
+
+std::string failed_attempt_status(const run_assignment& a) {
+  auto next = next_state(run_status::running, run_event::fail, counters_of(a));
+  return std::string(to_string(next ? next->next : run_status::failed));
+}
+
 run_executor::run_executor(std::size_t max_log_lines, millis kill_grace)
     : max_log_lines_(max_log_lines), kill_grace_(kill_grace) {}
 
@@ -202,7 +215,7 @@ run_result run_executor::execute(const run_assignment& a, const steps::cancel_to
         limits);
   }
   auto policy = task ? task->retry : retry_policy{};
-  auto decision = steps::decide(out, a.attempt, a.max_attempts, policy, now_ms(), rng_());
+  auto decision = steps::decide(out, counters_of(a), policy, now_ms(), rng_());
   static auto& duration = global_metrics().worker_job_duration;
   duration.Observe(std::chrono::duration<double>(now_ms() - started).count());
   return make_result(a, out, decision, to_epoch_ms(started));

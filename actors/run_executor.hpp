@@ -9,10 +9,19 @@
 #include <string>
 
 #include "actors/messages.hpp"
+#include "domain/run.hpp"
 #include "domain/task.hpp"
 #include "steps/step.hpp"
 
 namespace orch::actors {
+
+/// The run state machine's view of an assignment (no cancel requested: the
+/// recorder's fenced write applies one that is).
+run_counters counters_of(const run_assignment& a);
+
+/// The status after an attempt that failed on its own (worker crashed or
+/// stuck): pending for a retry while the retry budget lasts, else failed.
+std::string failed_attempt_status(const run_assignment& a);
 
 /// Receives a batch of log lines to ship.
 using log_batch_sink = std::function<void(log_batch&&)>;

@@ -43,7 +43,7 @@ caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine
     auto& s = self->state;
     if (!s.leader) {
       auto got = persistence::schedule_repo::try_lead(*s.db, scheduler_leader_key);
-      if (!got || !*got) return millis(1000);
+      if (!db_ok(got, "scheduler.try_lead", "scheduler") || !*got) return millis(1000);
       s.leader = true;
       node->is_leader = true;
       log_info("scheduler", "this node leads the schedules");
@@ -52,6 +52,7 @@ caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine
     auto fired = persistence::schedule_repo::fire_due(*s.db, now, cfg.misfire_grace, 500,
                                                       scheduler_leader_key);
     if (!fired) {
+      report_db_error("scheduler.fire", "scheduler", fired.error());
       lose_leadership(fired.error().message);
       return millis(1000);
     }
@@ -72,7 +73,7 @@ caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine
       if (auto d = lookup(self->system(), dispatcher_key)) self->send(d, wake_atom::value);
     }
     auto next = persistence::schedule_repo::next_due(*s.db);
-    if (!next) return millis(500);
+    if (!db_ok(next, "scheduler.next_due", "scheduler")) return millis(500);
     auto after = now_ms();
     if (!*next) return cfg.scheduler_interval;
     auto wait = std::chrono::duration_cast<millis>(**next - after);

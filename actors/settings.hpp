@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "domain/run.hpp"
 #include "domain/time.hpp"
 #include "steps/step.hpp"
 
@@ -23,6 +24,7 @@ struct engine_settings {
   int completion_batch = 500;
   millis completion_flush{10};  ///< how long results may wait to share a statement
   millis lease_timeout{15000};
+  int max_lost_leases = default_max_lost_leases;  ///< a run failing its node this often fails
   millis node_timeout{10000};  ///< a node whose heartbeat is older is declared down
   millis poll_interval{1000};
   millis scheduler_interval{5000};

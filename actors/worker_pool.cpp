@@ -15,6 +15,7 @@
 #include "actors/log.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/pool_ledger.hpp"
 #include "actors/run_executor.hpp"
 #include "domain/records.hpp"
 #include "domain/task.hpp"
@@ -70,16 +71,9 @@ run_result unstarted_result(const run_assignment& a, const std::string& status, 
 }
 
 struct pool_state {
-  std::vector<caf::actor> workers;
-  std::deque<caf::actor> idle;
-  std::deque<run_assignment> queue;
-  std::unordered_map<caf::actor_addr, run_assignment> busy;
-  // When each busy worker must be done: its task's timeout plus the kill grace
-  // and a margin. A worker past it is stuck (a hung syscall) and is replaced.
-  std::unordered_map<caf::actor_addr, std::chrono::steady_clock::time_point> deadline;
+  std::unique_ptr<pool_ledger> ledger;
+  std::unordered_map<pool_ledger::worker_id, caf::actor> workers;
   std::map<std::pair<std::string, int>, millis> task_timeouts;
-  int outstanding = 0;
-  bool draining = false;
   std::unique_ptr<run_executor> inline_executor;  // pure pipelines run right here
   caf::actor_system* sys = nullptr;
   std::shared_ptr<cancel_registry> cancels;
@@ -91,37 +85,55 @@ struct pool_state {
   // without using up an attempt (the next incarnation would charge one).
   ~pool_state() {
     if (cancels) cancels->request_all(steps::stop_reason::release);
-    for (auto& w : workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
-    if (sys == nullptr) return;
+    for (auto& [id, w] : workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+    if (sys == nullptr || !ledger) return;
     auto recorder = lookup(*sys, recorder_key);
-    for (const auto& a : queue) caf::anon_send(recorder, unstarted_result(a, "pending", true));
+    for (const auto& a : ledger->queued())
+      caf::anon_send(recorder, unstarted_result(a, "pending", true));
   }
 };
+
+/// The result of an attempt that ended with its worker (crashed or stuck):
+/// a failure of its own, retried per the task's policy.
+run_result worker_lost_result(const run_assignment& a, std::string code, std::string message) {
+  run_result r;
+  r.run_id = a.run_id;
+  r.attempt = a.attempt;
+  r.owner = a.owner;
+  r.task = a.task;
+  r.status = failed_attempt_status(a);
+  r.error_code = std::move(code);
+  r.error_message = std::move(message);
+  r.available_at_ms = to_epoch_ms(now_ms() + millis(1000));
+  r.started_ms = r.finished_ms = to_epoch_ms(now_ms());
+  return r;
+}
 
 caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings cfg,
                          std::shared_ptr<node_state> node,
                          std::shared_ptr<cancel_registry> cancels) {
-  self->state.sys = &self->system();
-  self->state.cancels = cancels;
-  self->state.owner = node->owner();
-  self->state.inline_executor = std::make_unique<run_executor>(cfg.max_log_lines, cfg.kill_grace);
+  auto& st = self->state;
+  st.sys = &self->system();
+  st.cancels = cancels;
+  st.owner = node->owner();
+  st.inline_executor = std::make_unique<run_executor>(cfg.max_log_lines, cfg.kill_grace);
   const int capacity = cfg.worker_concurrency;
-  const int window = capacity + cfg.effective_prefetch();
+  st.ledger = std::make_unique<pool_ledger>(capacity, cfg.effective_prefetch());
   global_metrics().worker_capacity.Set(capacity);
 
   auto spawn_worker = [=] {
     auto w = self->system().spawn<caf::detached>(worker_actor, caf::actor_cast<caf::actor>(self),
                                                  cfg, cancels);
     self->monitor(w);
-    self->state.workers.push_back(w);
-    self->state.idle.push_back(w);
+    self->state.workers.emplace(w.id(), w);
+    self->state.ledger->add_worker(w.id());
   };
   for (int i = 0; i < capacity; ++i) spawn_worker();
 
   auto publish = [=] {
-    auto& s = self->state;
-    node->active_runs = static_cast<int>(s.queue.size() + s.busy.size());
-    global_metrics().worker_active_jobs.Set(static_cast<double>(s.busy.size()));
+    auto& l = *self->state.ledger;
+    node->active_runs = l.held();
+    global_metrics().worker_active_jobs.Set(static_cast<double>(l.busy()));
   };
   auto timeout_of = [=](const run_assignment& a) {
     auto& cache = self->state.task_timeouts;
@@ -138,58 +150,45 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
     cache.emplace(key, t);
     return t;
   };
+  // A worker past its run's timeout plus the kill grace and a margin is stuck
+  // (a hung syscall) and is replaced.
+  auto deadline_of = [=](const run_assignment& a) {
+    return pool_ledger::clock::now() + timeout_of(a) + cfg.kill_grace + std::chrono::seconds(10);
+  };
   auto dispatch = [=] {
     auto& s = self->state;
-    while (!s.idle.empty() && !s.queue.empty()) {
-      auto w = s.idle.front();
-      s.idle.pop_front();
-      auto a = std::move(s.queue.front());
-      s.queue.pop_front();
+    for (auto& [w, a] : s.ledger->dispatch(deadline_of)) {
       cancels->add(a.run_id);
-      s.deadline[w.address()] = std::chrono::steady_clock::now() + timeout_of(a) + cfg.kill_grace +
-                                std::chrono::seconds(10);
-      s.busy.emplace(w.address(), a);
-      self->send(w, std::move(a));
+      self->send(s.workers.at(w), std::move(a));
     }
     publish();
   };
   auto demand = [=](bool force) {
     auto& s = self->state;
-    if (s.draining) return;
-    if (force) s.outstanding = 0;
-    int free = window - static_cast<int>(s.queue.size() + s.busy.size()) - s.outstanding;
-    if (free <= 0) return;
-    if (!force && free < std::max(1, window / 4) && !s.queue.empty()) return;
     // The node's own dispatcher when it has one; otherwise the cluster agent
     // forwards the demand to a dispatcher on another node.
     auto d = lookup(self->system(), dispatcher_key);
     if (!d) d = lookup(self->system(), cluster_key);
     if (!d) return;
-    s.outstanding += free;
-    self->send(d, demand_atom::value, demand_msg{s.owner, cfg.node_name, free, force});
+    int credit = s.ledger->demand(force);
+    if (credit <= 0) return;
+    self->send(d, demand_atom::value, demand_msg{s.owner, cfg.node_name, credit, force});
   };
   // Runs whose lease this pool lost (a peer declared this node dead while it
   // was stalled, or the lease expired): someone else runs them now. Queued
   // ones are dropped, running ones stopped; their late results would be
   // rejected by the fence anyway.
-  auto forget_lost = [=](const std::vector<long long>& lost) {
-    auto& s = self->state;
-    std::set<long long> ids(lost.begin(), lost.end());
-    auto before = s.queue.size();
-    s.queue.erase(std::remove_if(s.queue.begin(), s.queue.end(),
-                                 [&](const run_assignment& a) { return ids.count(a.run_id) != 0; }),
-                  s.queue.end());
+  auto forget_lost = [=](const std::vector<long long>& ids) {
+    auto lost = self->state.ledger->lose(ids);
     int stopped = 0;
-    for (const auto& [w, a] : s.busy) {
-      if (ids.count(a.run_id) != 0 && cancels->request(a.run_id, steps::stop_reason::release))
-        ++stopped;
+    for (auto id : lost.to_stop) {
+      if (cancels->request(id, steps::stop_reason::release)) ++stopped;
     }
-    auto dropped = before - s.queue.size();
     // A run that finished since the ids were gathered is "lost" too; only
     // runs still held here are news.
-    if (dropped + static_cast<std::size_t>(stopped) == 0) return;
-    log_warning("worker_pool", "lost the lease of " + std::to_string(dropped + stopped) +
-                                   " run(s) held here (" + std::to_string(dropped) +
+    if (lost.dropped + static_cast<std::size_t>(stopped) == 0) return;
+    log_warning("worker_pool", "lost the lease of " + std::to_string(lost.dropped + stopped) +
+                                   " run(s) held here (" + std::to_string(lost.dropped) +
                                    " queued dropped, " + std::to_string(stopped) +
                                    " running stopped)");
     publish();
@@ -198,11 +197,9 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
   // Leases are renewed from where the runs are, for exactly the runs held:
   // a run claimed for this pool whose batch never arrived is left to expire.
   auto renew = [=] {
-    auto& s = self->state;
     renew_msg m;
-    m.owner = s.owner;
-    for (const auto& a : s.queue) m.ids.push_back(a.run_id);
-    for (const auto& [w, a] : s.busy) m.ids.push_back(a.run_id);
+    m.owner = self->state.owner;
+    m.ids = self->state.ledger->held_ids();
     self->request(lookup(self->system(), recorder_key), cfg.lease_timeout / 3, std::move(m))
         .then(
             [=](const std::vector<long long>& flagged, const std::vector<long long>& lost) {
@@ -211,44 +208,24 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
             },
             [=](const caf::error&) {});
   };
-  auto finish_unstarted = [=](run_assignment& a, const std::string& status, bool release) {
+  auto finish_unstarted = [=](const run_assignment& a, const std::string& status, bool release) {
     caf::anon_send(lookup(self->system(), recorder_key), unstarted_result(a, status, release));
+  };
+  auto record_lost = [=](const run_assignment& a, std::string code, std::string message) {
+    cancels->remove(a.run_id);
+    caf::anon_send(lookup(self->system(), recorder_key),
+                   worker_lost_result(a, std::move(code), std::move(message)));
   };
 
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& s = self->state;
-    auto it = s.busy.find(dm.source);
-    std::optional<run_assignment> lost;
-    if (it != s.busy.end()) {
-      lost = std::move(it->second);
-      s.busy.erase(it);
-    }
-    s.deadline.erase(dm.source);
-    auto wit = std::find_if(s.workers.begin(), s.workers.end(),
-                            [&](const caf::actor& w) { return w.address() == dm.source; });
-    if (wit == s.workers.end()) return;
-    s.workers.erase(wit);
-    s.idle.erase(std::remove_if(s.idle.begin(), s.idle.end(),
-                                [&](const caf::actor& w) { return w.address() == dm.source; }),
-                 s.idle.end());
+    auto id = dm.source.id();
+    if (s.workers.erase(id) == 0) return;
+    auto lost = s.ledger->remove_worker(id);
     global_metrics().actor_restarts.Add({{"actor", "worker"}}).Increment();
     log_warning("worker_pool", "worker died (" + caf::to_string(dm.reason) + "); replacing it");
-    if (lost) {
-      cancels->remove(lost->run_id);
-      // The attempt ends as a failure of its own; the task's retry policy applies.
-      run_result r;
-      r.run_id = lost->run_id;
-      r.attempt = lost->attempt;
-      r.owner = lost->owner;
-      r.task = lost->task;
-      bool retry = lost->attempt < lost->max_attempts;
-      r.status = retry ? "pending" : "failed";
-      r.error_code = "worker_crashed";
-      r.error_message = "worker crashed: " + caf::to_string(dm.reason);
-      r.available_at_ms = to_epoch_ms(now_ms() + millis(1000));
-      r.started_ms = r.finished_ms = to_epoch_ms(now_ms());
-      caf::anon_send(lookup(self->system(), recorder_key), std::move(r));
-    }
+    // The attempt ends as a failure of its own; the task's retry policy applies.
+    if (lost) record_lost(*lost, "worker_crashed", "worker crashed: " + caf::to_string(dm.reason));
     spawn_worker();
     dispatch();
     demand(false);
@@ -260,41 +237,20 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
   // is told to stop when it returns.
   auto replace_stuck = [=] {
     auto& s = self->state;
-    auto now = std::chrono::steady_clock::now();
-    std::vector<caf::actor_addr> stuck;
-    for (const auto& [addr, when] : s.deadline) {
-      if (now > when) stuck.push_back(addr);
-    }
-    for (const auto& addr : stuck) {
-      auto it = s.busy.find(addr);
-      if (it == s.busy.end()) continue;
-      auto a = std::move(it->second);
-      s.busy.erase(it);
-      s.deadline.erase(addr);
-      auto wit = std::find_if(s.workers.begin(), s.workers.end(),
-                              [&](const caf::actor& w) { return w.address() == addr; });
+    auto stuck = s.ledger->take_stuck(pool_ledger::clock::now());
+    for (auto& [id, a] : stuck) {
+      auto wit = s.workers.find(id);
       if (wit != s.workers.end()) {
-        self->demonitor(*wit);
-        caf::anon_send_exit(*wit, caf::exit_reason::user_shutdown);
+        self->demonitor(wit->second);
+        caf::anon_send_exit(wit->second, caf::exit_reason::user_shutdown);
         s.workers.erase(wit);
       }
       cancels->request(a.run_id, steps::stop_reason::cancel);
-      cancels->remove(a.run_id);
       global_metrics().actor_restarts.Add({{"actor", "worker"}}).Increment();
       log_error("worker_pool", "a worker is stuck on run " + std::to_string(a.run_id) +
                                    " past its timeout and grace; replacing it");
-      run_result r;
-      r.run_id = a.run_id;
-      r.attempt = a.attempt;
-      r.owner = a.owner;
-      r.task = a.task;
-      bool retry = a.attempt < a.max_attempts;
-      r.status = retry ? "pending" : "failed";
-      r.error_code = "worker_stuck";
-      r.error_message = "the worker did not return within the run's timeout plus grace";
-      r.available_at_ms = to_epoch_ms(now_ms() + millis(1000));
-      r.started_ms = r.finished_ms = to_epoch_ms(now_ms());
-      caf::anon_send(lookup(self->system(), recorder_key), std::move(r));
+      record_lost(a, "worker_stuck",
+                  "the worker did not return within the run's timeout plus grace");
       spawn_worker();
     }
     if (!stuck.empty()) dispatch();
@@ -310,11 +266,10 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
         static auto& handled = global_metrics().messages("worker_pool");
         handled.Increment();
         auto& s = self->state;
-        s.outstanding = std::max(0, s.outstanding - static_cast<int>(b.runs.size()));
-        auto& sys = self->system();
-        auto recorder = lookup(sys, recorder_key);
+        s.ledger->received(b.runs.size());
+        auto recorder = lookup(self->system(), recorder_key);
         for (auto& a : b.runs) {
-          if (s.draining) {
+          if (s.ledger->draining()) {
             finish_unstarted(a, "pending", true);
           } else if (s.inline_executor->is_pure(a)) {
             // Pure (template-only) pipelines do no I/O: they run right here on
@@ -324,19 +279,16 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
                 a, none, [&recorder](log_batch&& l) { caf::anon_send(recorder, std::move(l)); });
             caf::anon_send(recorder, std::move(result));
           } else {
-            s.queue.push_back(std::move(a));
+            s.ledger->enqueue(std::move(a));
           }
         }
         dispatch();
         demand(false);
       },
       [=](idle_atom, long long run_id) {
-        auto& s = self->state;
         cancels->remove(run_id);
         auto w = caf::actor_cast<caf::actor>(self->current_sender());
-        if (s.busy.erase(w.address()) == 0) return;  // a replaced worker that came back
-        s.deadline.erase(w.address());
-        s.idle.push_back(w);
+        if (!w || !self->state.ledger->finished(w.id())) return;  // a replaced worker came back
         dispatch();
         demand(false);
       },
@@ -354,12 +306,8 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
         self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
       },
       [=](cancel_atom, long long run_id) {
-        auto& s = self->state;
-        auto it = std::find_if(s.queue.begin(), s.queue.end(),
-                               [&](const run_assignment& a) { return a.run_id == run_id; });
-        if (it != s.queue.end()) {
-          finish_unstarted(*it, "cancelled", false);
-          s.queue.erase(it);
+        if (auto a = self->state.ledger->take_queued(run_id)) {
+          finish_unstarted(*a, "cancelled", false);
           publish();
           demand(false);
           return;
@@ -369,10 +317,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
       [=](drain_atom, bool release) {
         // Runs not started yet go back at once; running ones get the grace
         // period unless `release` says it is over.
-        auto& s = self->state;
-        s.draining = true;
-        for (auto& a : s.queue) finish_unstarted(a, "pending", true);
-        s.queue.clear();
+        for (auto& a : self->state.ledger->drain()) finish_unstarted(a, "pending", true);
         if (release) cancels->request_all(steps::stop_reason::release);
         publish();
       },

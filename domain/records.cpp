@@ -51,7 +51,8 @@ nlohmann::json to_json(const run_record& r, bool with_steps) {
                       {"node", opt(r.node)},
                       {"output", opt(r.output)},
                       {"error", err},
-                      {"cancel_requested", r.cancel_requested}};
+                      {"cancel_requested", r.cancel_requested},
+                      {"lost_leases", r.lost_leases}};
   if (with_steps) {
     auto steps = nlohmann::json::array();
     for (const auto& s : r.steps) steps.push_back(to_json(s));

@@ -49,6 +49,7 @@ struct run_record {
   std::optional<std::string> error_code;
   std::optional<std::string> error_message;
   bool cancel_requested = false;
+  int lost_leases = 0;  ///< executions that ended with their node (not the task's failures)
   std::vector<step_record> steps;  ///< filled only when asked for
 };
 

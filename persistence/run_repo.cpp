@@ -17,7 +17,7 @@ const std::string& run_columns() {
       epoch_ms("scheduled_for") + ", attempt, max_attempts, priority, idempotency_key, " +
       epoch_ms("created_at") + ", " + epoch_ms("available_at") + ", " + epoch_ms("started_at") +
       ", " + epoch_ms("finished_at") +
-      ", node, output, error_code, error_message, cancel_requested";
+      ", node, output, error_code, error_message, cancel_requested, lost_leases";
   return cols;
 }
 
@@ -45,6 +45,7 @@ run_record read_run(const pqxx::row& r) {
   x.error_code = opt_str(r[19]);
   x.error_message = opt_str(r[20]);
   x.cancel_requested = r[21].as<bool>();
+  x.lost_leases = r[22].as<int>();
   return x;
 }
 
@@ -107,23 +108,47 @@ nlohmann::json new_run_json(const new_run& r) {
           {"retry_of", r.retry_of ? nlohmann::json(*r.retry_of) : nlohmann::json()}};
 }
 
-// Shared by lease expiry and dead-incarnation release: the attempt is used up
-// (its side effects may have happened), so out of attempts means failed.
-std::string requeue_sql(const std::string& where) {
+// Lease loss (state machine: running + lease_lost), shared by lease expiry,
+// dead-incarnation release and the release of a peer declared down: the run
+// goes back to pending without using the task's retry budget, counting a lost
+// lease; at the cap ($2) it fails with lease_lost; a requested cancel ends it.
+// $1 is the limit; `where` may use $3 and $4.
+std::string lease_lost_sql(const std::string& where) {
   return "WITH e AS MATERIALIZED (SELECT id FROM runs WHERE status = 'running' AND " + where +
          " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
          "UPDATE runs r SET "
          "status = CASE WHEN r.cancel_requested THEN 'cancelled' "
-         "  WHEN r.attempt >= r.max_attempts THEN 'failed' ELSE 'pending' END, "
-         "finished_at = CASE WHEN r.cancel_requested OR r.attempt >= r.max_attempts "
+         "  WHEN r.lost_leases + 1 >= $2 THEN 'failed' ELSE 'pending' END, "
+         "finished_at = CASE WHEN r.cancel_requested OR r.lost_leases + 1 >= $2 "
          "  THEN now() END, "
+         "lost_leases = r.lost_leases + 1, "
          "error_code = CASE WHEN r.cancel_requested THEN 'cancelled' ELSE 'lease_lost' END, "
          "error_message = CASE WHEN r.cancel_requested THEN 'cancelled' "
+         "  WHEN r.lost_leases + 1 >= $2 THEN 'lease lost ' || (r.lost_leases + 1) || "
+         "  ' times, the last on node ' || coalesce(r.node, '?') "
          "  ELSE 'lease lost: node ' || coalesce(r.node, '?') || ' stopped renewing' END, "
          // available_at stays: a released run keeps its place at the head of
          // the queue instead of waiting behind everything submitted since.
          "lease_owner = NULL, lease_expires_at = NULL "
          "WHERE r.id = ANY(ARRAY(SELECT id FROM e))";
+}
+
+// The claim (state machine: pending + claim): due pending runs matching
+// `where`, highest priority first, leased to $3 on node $2 for $4 ms; $1 is
+// the limit, $5 the queues (NULL: all).
+std::string claim_sql(const std::string& where) {
+  return "WITH c AS MATERIALIZED (SELECT id FROM runs WHERE status = 'pending' "
+         "AND available_at <= now() AND " +
+         where +
+         " AND ($5::text[] IS NULL OR queue = ANY($5::text[])) "
+         "ORDER BY priority DESC, available_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+         "UPDATE runs r SET status = 'running', attempt = r.attempt + 1, started_at = now(), "
+         "node = $2, lease_owner = $3, lease_expires_at = now() + $4 * interval '1 millisecond' "
+         // = ANY(ARRAY(...)) makes the planner fetch the claimed rows by primary key;
+         // a join with the CTE can turn into a sequential scan of the whole table.
+         "WHERE r.id = ANY(ARRAY(SELECT id FROM c)) "
+         "RETURNING r.id, r.task, r.task_version, r.params::text, r.attempt, r.max_attempts, "
+         "r.trigger, r.lost_leases";
 }
 
 // Claims and completions may be lost by a database crash without breaking a
@@ -181,36 +206,14 @@ void prepare_run_statements(pqxx::connection& c) {
             "RETURNING *) SELECT " +
                 run_columns() +
                 " FROM ins, LATERAL (SELECT pg_notify('orch_runs', '')) n ORDER BY id");
-  c.prepare("run_claim",
-            "WITH c AS MATERIALIZED (SELECT id FROM runs WHERE status = 'pending' "
-            "AND available_at <= now() AND concurrency_limit = 0 "
-            "AND ($5::text[] IS NULL OR queue = ANY($5::text[])) "
-            "ORDER BY priority DESC, available_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
-            "UPDATE runs r SET status = 'running', attempt = r.attempt + 1, started_at = now(), "
-            "node = $2, lease_owner = $3, lease_expires_at = now() + $4 * interval '1 millisecond' "
-            // = ANY(ARRAY(...)) makes the planner fetch the claimed rows by primary key;
-            // a join with the CTE can turn into a sequential scan of the whole table.
-            "WHERE r.id = ANY(ARRAY(SELECT id FROM c)) "
-            "RETURNING r.id, r.task, r.task_version, r.params::text, r.attempt, r.max_attempts, "
-            "r.trigger");
+  c.prepare("run_claim", claim_sql("concurrency_limit = 0"));
   c.prepare("run_limited_tasks",
             "SELECT task, min(concurrency_limit) FROM runs WHERE status = 'pending' "
             "AND concurrency_limit > 0 AND available_at <= now() "
             // Task order: claimers take the per-task locks in one order, so never deadlock.
             "AND ($1::text[] IS NULL OR queue = ANY($1::text[])) GROUP BY task ORDER BY task "
             "LIMIT 100");
-  c.prepare("run_claim_task",
-            "WITH c AS MATERIALIZED (SELECT id FROM runs WHERE status = 'pending' AND task = $6 "
-            "AND available_at <= now() AND concurrency_limit > 0 "
-            "AND ($5::text[] IS NULL OR queue = ANY($5::text[])) "
-            "ORDER BY priority DESC, available_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) "
-            "UPDATE runs r SET status = 'running', attempt = r.attempt + 1, started_at = now(), "
-            "node = $2, lease_owner = $3, lease_expires_at = now() + $4 * interval '1 millisecond' "
-            // = ANY(ARRAY(...)) makes the planner fetch the claimed rows by primary key;
-            // a join with the CTE can turn into a sequential scan of the whole table.
-            "WHERE r.id = ANY(ARRAY(SELECT id FROM c)) "
-            "RETURNING r.id, r.task, r.task_version, r.params::text, r.attempt, r.max_attempts, "
-            "r.trigger");
+  c.prepare("run_claim_task", claim_sql("concurrency_limit > 0 AND task = $6"));
   c.prepare("run_complete",
             "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, attempt int, "
             "owner text, status text, output text, error_code text, error_message text, "
@@ -251,10 +254,10 @@ void prepare_run_statements(pqxx::connection& c) {
             "UPDATE runs SET lease_expires_at = now() + $2 * interval '1 millisecond' "
             "WHERE lease_owner = $1 AND status = 'running' AND id = ANY($3::bigint[]) "
             "RETURNING id, cancel_requested");
-  c.prepare("run_requeue_expired", requeue_sql("lease_expires_at < now()"));
+  c.prepare("run_requeue_expired", lease_lost_sql("lease_expires_at < now()"));
   c.prepare("run_release_dead",
-            requeue_sql("split_part(lease_owner, '/', 1) = $2 AND lease_owner <> $3"));
-  c.prepare("run_release_prefix", requeue_sql("starts_with(lease_owner, $2)"));
+            lease_lost_sql("split_part(lease_owner, '/', 1) = $3 AND lease_owner <> $4"));
+  c.prepare("run_release_prefix", lease_lost_sql("starts_with(lease_owner, $3)"));
 }
 
 namespace run_repo {
@@ -460,7 +463,7 @@ result<std::vector<claimed_run>> claim(session& db, const claim_request& req) {
       for (const auto& r : rows) {
         out.push_back(claimed_run{r[0].as<long long>(), r[1].as<std::string>(), r[2].as<int>(),
                                   r[3].as<std::string>(), r[4].as<int>(), r[5].as<int>(),
-                                  r[6].as<std::string>()});
+                                  r[6].as<std::string>(), r[7].as<int>()});
       }
     };
     // Tasks with a concurrency limit go first, one task at a time under a
@@ -564,25 +567,28 @@ result<renew_outcome> renew(session& db, const std::string& owner,
   });
 }
 
-result<long long> requeue_expired(session& db, int limit) {
+result<long long> requeue_expired(session& db, int limit, int max_lost_leases) {
   return db.transact([&](pqxx::work& tx) {
-    return static_cast<long long>(tx.exec_prepared("run_requeue_expired", limit).affected_rows());
+    return static_cast<long long>(
+        tx.exec_prepared("run_requeue_expired", limit, max_lost_leases).affected_rows());
   });
 }
 
 result<long long> release_dead_incarnations(session& db, const std::string& node,
-                                            const std::string& current_owner) {
+                                            const std::string& current_owner, int max_lost_leases) {
   return db.transact([&](pqxx::work& tx) {
     return static_cast<long long>(
-        tx.exec_prepared("run_release_dead", 100000, node, current_owner).affected_rows());
+        tx.exec_prepared("run_release_dead", 100000, max_lost_leases, node, current_owner)
+            .affected_rows());
   });
 }
 
-result<long long> release_owner_prefix(session& db, const std::string& prefix) {
+result<long long> release_owner_prefix(session& db, const std::string& prefix,
+                                       int max_lost_leases) {
   if (prefix.empty()) return error_info{errc::bad_request, "empty lease owner prefix", ""};
   return db.transact([&](pqxx::work& tx) {
     auto n = static_cast<long long>(
-        tx.exec_prepared("run_release_prefix", 100000, prefix).affected_rows());
+        tx.exec_prepared("run_release_prefix", 100000, max_lost_leases, prefix).affected_rows());
     // Dispatchers on every node wake for the released runs.
     if (n > 0) tx.exec("SELECT pg_notify('orch_runs', '')");
     return n;

@@ -64,6 +64,7 @@ struct claimed_run {
   int attempt = 0;
   int max_attempts = 1;
   std::string trigger;
+  int lost_leases = 0;  ///< earlier executions that ended with their node
 };
 
 /// Parameters of a claim.
@@ -141,16 +142,18 @@ struct renew_outcome {
 };
 result<renew_outcome> renew(session& db, const std::string& owner,
                             const std::vector<long long>& ids, millis lease);
-/// Puts runs whose lease expired back to pending (or failed when out of
-/// attempts), error lease_lost; returns how many.
-result<long long> requeue_expired(session& db, int limit);
-/// Releases runs leased by earlier incarnations of `node` (they died with it).
+/// Runs whose lease expired lose it (state machine: lease_lost): back to
+/// pending without using the retry budget, failed with lease_lost once a run
+/// has lost `max_lost_leases`; returns how many.
+result<long long> requeue_expired(session& db, int limit, int max_lost_leases);
+/// The runs leased by earlier incarnations of `node` lose their lease (they
+/// died with it), as in requeue_expired.
 result<long long> release_dead_incarnations(session& db, const std::string& node,
-                                            const std::string& current_owner);
+                                            const std::string& current_owner, int max_lost_leases);
+/// The running runs whose lease owner starts with `prefix` (the incarnation of
+/// a node declared dead) lose their lease, as in requeue_expired.
+result<long long> release_owner_prefix(session& db, const std::string& prefix, int max_lost_leases);
 /// Pending and running counts.
-/// Releases the running runs whose lease owner starts with `prefix` (the
-/// incarnation of a node declared dead), charging their attempt.
-result<long long> release_owner_prefix(session& db, const std::string& prefix);
 result<queue_counts> counts(session& db);
 /// Deletes up to `limit` runs finished before now - retention, with their steps and logs.
 result<long long> prune(session& db, millis retention, int limit);

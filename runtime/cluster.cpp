@@ -252,7 +252,7 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
     }
     auto marked = persistence::node_repo::mark_down(*st.db, info.name, info.incarnation);
     auto released = persistence::run_repo::release_owner_prefix(
-        *st.db, info.name + "/" + info.incarnation + ".");
+        *st.db, info.name + "/" + info.incarnation + ".", engine.max_lost_leases);
     long long n = released ? *released : 0;
     global_metrics().peers_down.Increment();
     global_metrics().leases_requeued.Increment(static_cast<double>(n));

@@ -147,6 +147,8 @@ const std::vector<config_var>& config_vars() {
       {"POLL_INTERVAL", "1s", "fallback claim poll when no wake-up arrives, 10ms to 1m"},
       {"MISFIRE_GRACE", "5s", "a fire time later than this is missed (misfire policy applies)"},
       {"LEASE_TIMEOUT", "15s", "lease of a running run, renewed every third of it, 3s to 1h"},
+      {"MAX_LOST_LEASES", "3",
+       "a run whose node dies, hangs or drops its lease this often fails (lease_lost), 1 to 100"},
       {"SHUTDOWN_GRACE", "25s", "time in-flight runs get to finish on SIGTERM, 0s to 1h"},
       {"KILL_GRACE", "5s", "SIGTERM to SIGKILL delay for a step's process group"},
       {"RUN_RETENTION", "30d", "finished runs older than this are deleted, 1h to 10y"},
@@ -231,6 +233,7 @@ result<config> load_config(const std::function<const char*(const char*)>& getenv
   r.duration("MISFIRE_GRACE", grace, millis(1000), std::chrono::hours(24));
   e.misfire_grace = std::chrono::duration_cast<std::chrono::seconds>(grace);
   r.duration("LEASE_TIMEOUT", e.lease_timeout, millis(3000), std::chrono::hours(1));
+  r.integer("MAX_LOST_LEASES", e.max_lost_leases, 1, 100);
   r.duration("SHUTDOWN_GRACE", c.shutdown_grace, millis(0), std::chrono::hours(1));
   r.duration("KILL_GRACE", e.kill_grace, millis(0), std::chrono::minutes(10));
   r.duration("RUN_RETENTION", e.run_retention, std::chrono::hours(1),

@@ -161,22 +161,24 @@ pipeline_outcome run_pipeline(
 
 namespace orch::steps {
 
-attempt_decision decide(const pipeline_outcome& outcome, int attempt, int max_attempts,
+attempt_decision decide(const pipeline_outcome& outcome, const run_counters& counters,
                         const retry_policy& policy, sys_ms now, std::uint64_t random) {
+  run_event event = run_event::fail;
+  if (outcome.released)
+    event = run_event::release;
+  else if (outcome.status == run_status::succeeded)
+    event = run_event::succeed;
+  else if (outcome.status == run_status::cancelled)
+    event = run_event::stop;
+  run_counters c = counters;
+  c.cancel_requested = false;
   attempt_decision d;
   d.available_at = now;
-  if (outcome.released) {
-    d.status = "pending";
-    d.release = true;
-  } else if (outcome.status == run_status::succeeded) {
-    d.status = "succeeded";
-  } else if (outcome.status == run_status::cancelled) {
-    d.status = "cancelled";
-  } else if (attempt < max_attempts) {
-    d.status = "pending";
-    d.available_at = now + backoff_delay(policy, attempt, random);
-  } else {
-    d.status = "failed";
+  d.release = event == run_event::release;
+  auto next = next_state(run_status::running, event, c);
+  d.status = std::string(to_string(next ? next->next : run_status::failed));
+  if (event == run_event::fail && d.status == "pending") {
+    d.available_at = now + backoff_delay(policy, attempts_used(c), random);
   }
   return d;
 }

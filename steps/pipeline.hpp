@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "domain/records.hpp"
+#include "domain/run.hpp"
 #include "domain/task.hpp"
 #include "steps/exec_step.hpp"
 #include "steps/http_step.hpp"
@@ -60,10 +61,12 @@ struct attempt_decision {
   bool release = false;
 };
 
-/// Maps an outcome to the run's next state: released attempts go back to
-/// pending without using up the attempt; failures retry with the task's
-/// backoff while attempts remain, else fail.
-attempt_decision decide(const pipeline_outcome& outcome, int attempt, int max_attempts,
+/// Maps an outcome to the run's next state by the run state machine
+/// (domain/run.hpp): released attempts go back to pending without using up the
+/// attempt; failures retry with the task's backoff while the retry budget
+/// lasts (lost leases do not count), else fail. A cancel requested meanwhile
+/// is the recorder's fenced write's to apply.
+attempt_decision decide(const pipeline_outcome& outcome, const run_counters& counters,
                         const retry_policy& policy, sys_ms now, std::uint64_t random);
 
 }  // namespace orch::steps

@@ -655,7 +655,7 @@ BOOST_AUTO_TEST_CASE(a_stale_worker_cannot_record_after_its_run_was_requeued_and
   auto first = claim_one("node-a/1");
   sql("UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id = " +
       std::to_string(id));
-  BOOST_CHECK_EQUAL(must(p::run_repo::requeue_expired(db, 100)), 1);
+  BOOST_CHECK_EQUAL(must(p::run_repo::requeue_expired(db, 100, 3)), 1);
   auto second = claim_one("node-b/1");
   BOOST_CHECK_EQUAL(second.id, id);
   BOOST_CHECK_EQUAL(second.attempt, 2);
@@ -790,7 +790,7 @@ BOOST_AUTO_TEST_CASE(release_owner_prefix_requeues_one_dead_incarnation_keeping_
       "SELECT (extract(epoch from available_at)*1000)::bigint FROM "
       "runs WHERE id = " +
       std::to_string(dead.id));
-  BOOST_CHECK_EQUAL(must(p::run_repo::release_owner_prefix(db, "node-a/p1.")), 1);
+  BOOST_CHECK_EQUAL(must(p::run_repo::release_owner_prefix(db, "node-a/p1.", 3)), 1);
   auto status = [&](long long id) {
     return scalar<std::string>(
         "SELECT status || ':' || coalesce(error_code, '') FROM runs "
@@ -808,30 +808,36 @@ BOOST_AUTO_TEST_CASE(release_owner_prefix_requeues_one_dead_incarnation_keeping_
   auto late = must(p::run_repo::renew(db, "node-a/p1.x", {dead.id}, 60s));
   BOOST_REQUIRE_EQUAL(late.lost.size(), 1u);
   BOOST_CHECK_EQUAL(late.lost[0], dead.id);
-  BOOST_CHECK(!p::run_repo::release_owner_prefix(db, ""));
+  BOOST_CHECK(!p::run_repo::release_owner_prefix(db, "", 3));
 }
 
-BOOST_AUTO_TEST_CASE(requeue_expired_returns_runs_to_pending_or_fails_or_cancels_them) {
+BOOST_AUTO_TEST_CASE(an_expired_lease_returns_the_run_to_pending_without_using_its_attempts) {
   auto retryable = submit(a_run("fetch", 3));
-  auto exhausted = submit(a_run("fetch", 1));
+  auto single = submit(a_run("fetch", 1));  // the default budget: one attempt
+  auto at_cap = submit(a_run("fetch", 3));
   auto cancelled = submit(a_run("fetch", 3));
   auto healthy = submit(a_run("fetch", 3));
   auto got = must(p::run_repo::claim(db, claim_by("node-a/1", 10)));
-  BOOST_REQUIRE_EQUAL(got.size(), 4u);
+  BOOST_REQUIRE_EQUAL(got.size(), 5u);
   must(p::run_repo::cancel(db, cancelled));
+  sql("UPDATE runs SET lost_leases = 2 WHERE id = " + std::to_string(at_cap));
   sql("UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE id IN (" +
-      id_list({retryable, exhausted, cancelled}) + ")");
+      id_list({retryable, single, at_cap, cancelled}) + ")");
 
-  BOOST_CHECK_EQUAL(must(p::run_repo::requeue_expired(db, 100)), 3);
+  BOOST_CHECK_EQUAL(must(p::run_repo::requeue_expired(db, 100, 3)), 4);
 
-  auto r = must(p::run_repo::get(db, retryable, false));
-  BOOST_CHECK_EQUAL(r.status, "pending");
-  BOOST_CHECK(r.error_code == std::optional<std::string>("lease_lost"));
-  BOOST_CHECK(!r.finished_at);
-  BOOST_CHECK_EQUAL(r.attempt, 1);
-  auto e = must(p::run_repo::get(db, exhausted, false));
+  for (auto id : {retryable, single}) {
+    auto r = must(p::run_repo::get(db, id, false));
+    BOOST_CHECK_EQUAL(r.status, "pending");
+    BOOST_CHECK(r.error_code == std::optional<std::string>("lease_lost"));
+    BOOST_CHECK(!r.finished_at);
+    BOOST_CHECK_EQUAL(r.attempt, 1);
+    BOOST_CHECK_EQUAL(r.lost_leases, 1);
+  }
+  auto e = must(p::run_repo::get(db, at_cap, false));
   BOOST_CHECK_EQUAL(e.status, "failed");
   BOOST_CHECK(e.error_code == std::optional<std::string>("lease_lost"));
+  BOOST_CHECK_EQUAL(e.lost_leases, 3);
   BOOST_CHECK(e.finished_at);
   auto c = must(p::run_repo::get(db, cancelled, false));
   BOOST_CHECK_EQUAL(c.status, "cancelled");
@@ -839,19 +845,24 @@ BOOST_AUTO_TEST_CASE(requeue_expired_returns_runs_to_pending_or_fails_or_cancels
   BOOST_CHECK_EQUAL(status_of(healthy), "running");
   BOOST_CHECK_EQUAL(scalar("SELECT count(*) FROM runs WHERE lease_owner IS NOT NULL"), 1);
 
-  BOOST_CHECK_EQUAL(must(p::run_repo::requeue_expired(db, 100)), 0);
-  // The requeued run is claimable again, as its second attempt.
-  auto again = claim_one("node-b/1");
-  BOOST_CHECK_EQUAL(again.id, retryable);
-  BOOST_CHECK_EQUAL(again.attempt, 2);
+  BOOST_CHECK_EQUAL(must(p::run_repo::requeue_expired(db, 100, 3)), 0);
+  // The requeued runs are claimable again: a new execution (a new attempt
+  // number, so the fence tells it from the lost one) that still has the
+  // task's whole retry budget.
+  auto again = must(p::run_repo::claim(db, claim_by("node-b/1", 10)));
+  BOOST_REQUIRE_EQUAL(again.size(), 2u);
+  for (const auto& r : again) {
+    BOOST_CHECK_EQUAL(r.attempt, 2);
+    BOOST_CHECK_EQUAL(r.lost_leases, 1);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(requeue_expired_honours_its_limit) {
   for (int i = 0; i < 5; ++i) submit(a_run("fetch", 3));
   BOOST_CHECK_EQUAL(must(p::run_repo::claim(db, claim_by("node-a/1", 10))).size(), 5u);
   sql("UPDATE runs SET lease_expires_at = now() - interval '1 second'");
-  BOOST_CHECK_EQUAL(must(p::run_repo::requeue_expired(db, 2)), 2);
-  BOOST_CHECK_EQUAL(must(p::run_repo::requeue_expired(db, 10)), 3);
+  BOOST_CHECK_EQUAL(must(p::run_repo::requeue_expired(db, 2, 3)), 2);
+  BOOST_CHECK_EQUAL(must(p::run_repo::requeue_expired(db, 10, 3)), 3);
   BOOST_CHECK_EQUAL(scalar("SELECT count(*) FROM runs WHERE status = 'pending'"), 5);
 }
 
@@ -862,7 +873,7 @@ BOOST_AUTO_TEST_CASE(release_dead_incarnations_releases_only_earlier_incarnation
     submit(a_run("fetch", 3));
     by_owner[o] = claim_one(o).id;
   }
-  BOOST_CHECK_EQUAL(must(p::run_repo::release_dead_incarnations(db, "node-a", "node-a/current")),
+  BOOST_CHECK_EQUAL(must(p::run_repo::release_dead_incarnations(db, "node-a", "node-a/current", 3)),
                     1);
   auto released = must(p::run_repo::get(db, by_owner["node-a/old"], false));
   BOOST_CHECK_EQUAL(released.status, "pending");

@@ -149,6 +149,9 @@ BOOST_AUTO_TEST_CASE(the_bounds_of_each_range_are_accepted) {
   BOOST_TEST(load_ok({{"MISFIRE_GRACE", "24h"}}).engine.misfire_grace.count() == 86400);
   BOOST_TEST(load_ok({{"LEASE_TIMEOUT", "3s"}}).engine.lease_timeout.count() == 3000);
   BOOST_TEST(load_ok({{"LEASE_TIMEOUT", "1h"}}).engine.lease_timeout.count() == 3600000);
+  BOOST_TEST(load_ok({}).engine.max_lost_leases == 3);
+  BOOST_TEST(load_ok({{"MAX_LOST_LEASES", "1"}}).engine.max_lost_leases == 1);
+  BOOST_TEST(load_ok({{"MAX_LOST_LEASES", "100"}}).engine.max_lost_leases == 100);
   BOOST_TEST(load_ok({{"SHUTDOWN_GRACE", "1h"}}).shutdown_grace.count() == 3600000);
   BOOST_TEST(load_ok({{"KILL_GRACE", "0s"}}).engine.kill_grace.count() == 0);
   BOOST_TEST(load_ok({{"KILL_GRACE", "10m"}}).engine.kill_grace.count() == 600000);
@@ -211,6 +214,9 @@ BOOST_AUTO_TEST_CASE(integers_out_of_range_or_malformed_are_refused) {
   expect_refused("MAX_BODY_BYTES", "1MiB");
   expect_refused("WORKER_PREFETCH", "-1");
   expect_refused("WORKER_PREFETCH", "10001");
+  expect_refused("MAX_LOST_LEASES", "0", "1 to 100");
+  expect_refused("MAX_LOST_LEASES", "101", "1 to 100");
+  expect_refused("MAX_LOST_LEASES", "three", "not an integer");
 }
 
 BOOST_AUTO_TEST_CASE(durations_accept_units_and_bare_seconds_for_scheduler_interval) {
