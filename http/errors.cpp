@@ -36,9 +36,22 @@ int status_for(errc code) {
   return 500;
 }
 
-nlohmann::json error_body(const error_info& e) {
+header_list headers_for(errc code) {
+  switch (code) {
+    case errc::unauthorized:
+      return {{"WWW-Authenticate", "Bearer"}};
+    case errc::rate_limited:
+    case errc::unavailable:
+      return {{"Retry-After", "5"}};
+    default:
+      return {};
+  }
+}
+
+nlohmann::json error_body(const error_info& e, const std::string& request_id) {
   nlohmann::json err = {{"code", std::string(to_string(e.code))}, {"message", e.message}};
   if (!e.field.empty()) err["field"] = e.field;
+  if (!request_id.empty()) err["request_id"] = request_id;
   return {{"error", err}};
 }
 

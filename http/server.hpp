@@ -4,29 +4,13 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "actors/settings.hpp"
+#include "http/auth.hpp"
 
 namespace orch::http {
-
-/// Which bearer tokens are valid; refreshed from the database by the node.
-class auth_state {
- public:
-  /// Replaces the known token hashes; auth is required once any exists.
-  void set_hashes(const std::vector<std::string>& hashes);
-  /// Whether any token exists.
-  bool required() const;
-  /// Whether `token` (the secret) is valid.
-  bool accepts(const std::string& token) const;
-
- private:
-  mutable std::mutex mu_;
-  std::unordered_set<std::string> hashes_;
-};
 
 /// What the server needs to know.
 struct server_options {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "domain/new_run.hpp"
 #include "domain/records.hpp"
 #include "domain/result.hpp"
 #include "domain/time.hpp"
@@ -17,22 +18,8 @@ namespace orch::persistence {
 
 class session;
 
-/// A run to insert.
-struct new_run {
-  std::string task;
-  int task_version = 0;
-  std::string queue = "default";
-  nlohmann::json params = nlohmann::json::object();
-  std::string trigger = "api";
-  std::optional<std::string> schedule_id;
-  std::optional<sys_ms> scheduled_for;
-  int max_attempts = 1;
-  int priority = 0;
-  int concurrency_limit = 0;
-  std::optional<std::string> idempotency_key;
-  std::optional<sys_ms> available_at;  ///< default now
-  std::optional<long long> retry_of;
-};
+/// A run to insert (defined in domain/, where runs are built).
+using new_run = orch::new_run;
 
 /// A submission's outcome: the run, and whether it was created now (201) or
 /// already existed under the same idempotency key (200).

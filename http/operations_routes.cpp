@@ -1,0 +1,68 @@
+// The operator's routes: health, readiness, the OpenAPI document and metrics.
+// None needs a token.
+#include <prometheus/text_serializer.h>
+
+#include "actors/metrics.hpp"
+#include "domain/time.hpp"
+#include "http/openapi_doc.hpp"
+#include "http/responses.hpp"
+#include "http/routes.hpp"
+
+namespace orch::http {
+
+using json = nlohmann::json;
+
+void add_operations_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+  r.http_get("/health", [ctx](req_t req, params_t) {
+    auto& n = *ctx->deps.node;
+    // This node's own actors, and the cluster as the database sees it: a
+    // scheduler leader somewhere and at least one worker node up.
+    bool scheduler = n.scheduler_ok && (n.is_leader || n.cluster_leader_ok);
+    bool workers = n.workers_ok && (n.local_workers || n.cluster_workers > 0);
+    json checks = {
+        {"database", n.database_ok.load()}, {"scheduler", scheduler}, {"workers", workers}};
+    bool ok = n.database_ok && scheduler && workers;
+    double uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started).count();
+    json body = {{"status", ok ? "healthy" : "unhealthy"},
+                 {"timestamp", format_rfc3339(now_ms())},
+                 {"checks", checks},
+                 {"version", ctx->opt.version},
+                 {"node", ctx->opt.node_name},
+                 {"leader", n.is_leader.load()},
+                 {"cluster",
+                  {{"leader_alive", n.cluster_leader_ok.load()},
+                   {"workers_up", n.cluster_workers.load()},
+                   {"peers", n.peers.load()}}},
+                 {"uptime", uptime}};
+    if (ok) {
+      send_json(req, 200, body);
+    } else {
+      send_json_as(req, errc::unavailable, body);
+    }
+    return restinio::request_accepted();
+  });
+  r.http_get("/ready", [ctx](req_t req, params_t) {
+    auto& n = *ctx->deps.node;
+    bool ready = n.ready && !n.draining && n.database_ok;
+    const char* why = n.draining ? "draining" : !n.ready ? "starting" : "database unreachable";
+    // A state for load balancers rather than an error: no Retry-After (docs/openapi.json).
+    send_json(req, ready ? 200 : status_for(errc::unavailable),
+              ready ? json{{"status", "ready"}} : json{{"status", "not_ready"}, {"reason", why}});
+    return restinio::request_accepted();
+  });
+  r.http_get("/openapi.json", [](req_t req, params_t) {
+    send_raw(req, 200, std::string(openapi_document()), "application/json");
+    return restinio::request_accepted();
+  });
+  if (ctx->opt.enable_metrics) {
+    r.http_get("/metrics", [](req_t req, params_t) {
+      prometheus::TextSerializer s;
+      send_raw(req, 200, s.Serialize(actors::global_metrics().registry->Collect()),
+               "text/plain; version=0.0.4");
+      return restinio::request_accepted();
+    });
+  }
+}
+
+}  // namespace orch::http
