@@ -21,10 +21,12 @@
 #include "http/errors.hpp"
 #include "http/openapi_doc.hpp"
 #include "persistence/db.hpp"
-#include "persistence/misc_repos.hpp"
+#include "persistence/log_repo.hpp"
+#include "persistence/node_repo.hpp"
 #include "persistence/run_repo.hpp"
 #include "persistence/schedule_repo.hpp"
 #include "persistence/task_repo.hpp"
+#include "persistence/token_repo.hpp"
 
 namespace orch::http {
 
