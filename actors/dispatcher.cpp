@@ -10,7 +10,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "persistence/db.hpp"
-#include "persistence/misc_repos.hpp"
+#include "persistence/node_repo.hpp"
 #include "persistence/run_repo.hpp"
 #include "persistence/task_repo.hpp"
 

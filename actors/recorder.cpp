@@ -9,7 +9,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "persistence/db.hpp"
-#include "persistence/misc_repos.hpp"
+#include "persistence/log_repo.hpp"
 #include "persistence/run_repo.hpp"
 
 namespace orch::actors {

@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-#include "persistence/misc_repos.hpp"
+#include "persistence/token_repo.hpp"
 
 namespace orch::http {
 

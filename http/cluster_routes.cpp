@@ -3,7 +3,7 @@
 #include "http/responses.hpp"
 #include "http/routes.hpp"
 #include "persistence/db.hpp"
-#include "persistence/misc_repos.hpp"
+#include "persistence/node_repo.hpp"
 #include "persistence/run_repo.hpp"
 
 namespace orch::http {

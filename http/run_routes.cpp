@@ -12,7 +12,7 @@
 #include "http/routes.hpp"
 #include "http/run_from_task.hpp"
 #include "persistence/db.hpp"
-#include "persistence/misc_repos.hpp"
+#include "persistence/log_repo.hpp"
 #include "persistence/run_repo.hpp"
 #include "persistence/task_repo.hpp"
 

@@ -4,7 +4,7 @@
 #include <map>
 
 #include "persistence/db.hpp"
-#include "persistence/misc_repos.hpp"
+#include "persistence/token_repo.hpp"
 
 namespace orch::persistence {
 namespace {

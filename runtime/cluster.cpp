@@ -18,7 +18,7 @@
 #include "actors/metrics.hpp"
 #include "domain/cluster_auth.hpp"
 #include "persistence/db.hpp"
-#include "persistence/misc_repos.hpp"
+#include "persistence/node_repo.hpp"
 #include "persistence/run_repo.hpp"
 
 namespace orch::runtime {

@@ -7,7 +7,7 @@
 
 #include "actors/log.hpp"
 #include "persistence/db.hpp"
-#include "persistence/misc_repos.hpp"
+#include "persistence/token_repo.hpp"
 #include "runtime/apply.hpp"
 #include "runtime/config.hpp"
 #include "runtime/database.hpp"

@@ -4,7 +4,7 @@
 #define BOOST_TEST_MODULE auth
 #include <boost/test/unit_test.hpp>
 
-#include "persistence/misc_repos.hpp"
+#include "persistence/token_repo.hpp"
 #include "support/harness.hpp"
 
 using namespace orch::test;

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <thread>
 
-#include "persistence/misc_repos.hpp"
+#include "persistence/token_repo.hpp"
 #include "pg/pg_fixture.hpp"
 
 using namespace orch;

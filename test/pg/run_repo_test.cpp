@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "persistence/misc_repos.hpp"
+#include "persistence/log_repo.hpp"
 #include "pg/pg_fixture.hpp"
 
 using namespace orch;

@@ -1,53 +1,15 @@
 #pragma once
-/// \file misc_repos.hpp Run logs, API tokens and cluster nodes.
+/// \file node_repo.hpp Cluster membership: each node's heartbeat row, and who is down.
 
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "domain/records.hpp"
 #include "domain/result.hpp"
 #include "domain/time.hpp"
 
 namespace orch::persistence {
 
 class session;
-
-/// A log line to append.
-struct new_log_line {
-  long long run_id = 0;
-  int attempt = 0;
-  sys_ms ts{};
-  std::string stream;
-  std::string step;
-  std::string line;
-};
-
-namespace log_repo {
-/// Appends lines in one statement.
-status append(session& db, const std::vector<new_log_line>& lines);
-/// Lines of a run with seq > after, oldest first.
-result<std::vector<log_record>> list(session& db, long long run_id, long long after, int limit);
-}  // namespace log_repo
-
-/// A stored API token (the secret itself is never stored).
-struct token_row {
-  long long id = 0;
-  std::string name;
-  sys_ms created_at{};
-};
-
-namespace token_repo {
-/// Creates a token and returns the secret, shown once; only its hash is stored.
-result<std::string> create(session& db, const std::string& name);
-/// How many tokens exist.
-result<long long> count(session& db);
-/// All token hashes (for the in-memory auth cache).
-result<std::vector<std::string>> hashes(session& db);
-}  // namespace token_repo
-
-/// The SHA-256 of a token, hex-encoded.
-std::string token_hash(const std::string& token);
 
 /// A node as the membership table holds it.
 struct node_row {

@@ -1,95 +1,12 @@
-#include "persistence/misc_repos.hpp"
-
-#include <openssl/rand.h>
-#include <openssl/sha.h>
+#include "persistence/node_repo.hpp"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
-#include "domain/hex.hpp"
 #include "persistence/db.hpp"
 #include "persistence/sql_util.hpp"
 
 namespace orch::persistence {
-
-std::string token_hash(const std::string& token) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-  return to_hex(digest, sizeof(digest));
-}
-
-namespace log_repo {
-
-status append(session& db, const std::vector<new_log_line>& lines) {
-  if (lines.empty()) return ok_status();
-  auto items = nlohmann::json::array();
-  for (const auto& l : lines) {
-    items.push_back({{"run_id", l.run_id},
-                     {"attempt", l.attempt},
-                     {"ts_ms", to_epoch_ms(l.ts)},
-                     {"stream", l.stream},
-                     {"step", l.step.empty() ? nlohmann::json() : nlohmann::json(l.step)},
-                     {"line", l.line}});
-  }
-  auto payload = items.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  auto res = db.transact([&](pqxx::work& tx) {
-    // Log lines are not a guarantee; they need not wait for the WAL flush.
-    tx.exec("SET LOCAL synchronous_commit = off");
-    tx.exec_prepared("log_append", payload);
-    return true;
-  });
-  if (!res) return res.error();
-  return ok_status();
-}
-
-result<std::vector<log_record>> list(session& db, long long run_id, long long after, int limit) {
-  return db.transact([&](pqxx::work& tx) {
-    std::vector<log_record> out;
-    auto rows = tx.exec_params("SELECT seq, " + epoch_ms("ts") +
-                                   ", stream, step, line, attempt FROM run_logs "
-                                   "WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                               run_id, after, limit);
-    for (const auto& r : rows) {
-      out.push_back(log_record{r[0].as<long long>(), from_epoch_ms(r[1].as<long long>()),
-                               r[2].as<std::string>(), opt_str(r[3]), r[4].as<std::string>(),
-                               r[5].as<int>()});
-    }
-    return out;
-  });
-}
-
-}  // namespace log_repo
-
-namespace token_repo {
-
-result<std::string> create(session& db, const std::string& name) {
-  unsigned char bytes[24];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    return error_info{errc::internal, "no randomness for a token", ""};
-  }
-  std::string token = "orch_" + to_hex(bytes, sizeof(bytes));
-  auto res = db.transact([&](pqxx::work& tx) {
-    tx.exec_params("INSERT INTO api_tokens (name, hash) VALUES ($1, $2)", name, token_hash(token));
-    return true;
-  });
-  if (!res) return res.error();
-  return token;
-}
-
-result<long long> count(session& db) {
-  return db.transact([&](pqxx::work& tx) {
-    return tx.exec("SELECT count(*) FROM api_tokens")[0][0].as<long long>();
-  });
-}
-
-result<std::vector<std::string>> hashes(session& db) {
-  return db.transact([&](pqxx::work& tx) {
-    std::vector<std::string> out;
-    for (const auto& r : tx.exec("SELECT hash FROM api_tokens")) out.push_back(r[0].c_str());
-    return out;
-  });
-}
-
-}  // namespace token_repo
 
 namespace node_repo {
 
@@ -187,13 +104,5 @@ result<long long> forget(session& db, millis age) {
 }
 
 }  // namespace node_repo
-
-void prepare_log_statements(pqxx::connection& c) {
-  c.prepare("log_append",
-            "INSERT INTO run_logs (run_id, attempt, ts, stream, step, line) "
-            "SELECT x.run_id, x.attempt, to_timestamp(x.ts_ms / 1000.0), x.stream, x.step, x.line "
-            "FROM jsonb_to_recordset($1::jsonb) AS x(run_id bigint, attempt int, ts_ms bigint, "
-            "stream text, step text, line text)");
-}
 
 }  // namespace orch::persistence
