@@ -50,6 +50,12 @@ void insert_runs(const std::string& db, const std::string& task, int n, const st
   tx.commit();
 }
 
+// Creates (or updates) task `t`; a refusal ends the benchmark.
+void put_task(const client& c, const json& task) {
+  auto r = c.put("/v1/tasks/t", task);
+  if (r.status != 201 && r.status != 200) throw std::runtime_error("task: " + r.body);
+}
+
 long long count_status(pqxx::connection& c, const std::string& status) {
   pqxx::work tx{c};
   return tx.exec_params1("SELECT count(*) FROM runs WHERE status = $1", status)[0].as<long long>();
@@ -64,7 +70,7 @@ void burn_down(const std::string& name, const json& task, int n, int concurrency
   {
     server s(env);
     s.start_ready();
-    s.http().put("/v1/tasks/t", task);
+    put_task(s.http(), task);
     s.kill(SIGTERM);
     s.wait_exit();
   }
@@ -77,15 +83,16 @@ void burn_down(const std::string& name, const json& task, int n, int concurrency
   // Poll what is left through the partial indexes, four times a second: the
   // figure comes from the runs' own timestamps, so polling only has to be cheap.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-  while (std::chrono::steady_clock::now() < deadline) {
+  bool drained = false;
+  while (!drained && std::chrono::steady_clock::now() < deadline) {
     pqxx::work q{c};
     auto left = q.exec(
                      "SELECT (SELECT count(*) FROM runs WHERE status = 'pending') + "
                      "(SELECT count(*) FROM runs WHERE status = 'running')")[0][0]
                     .as<long long>();
     q.commit();
-    if (left == 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    drained = left == 0;
+    if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   double wall = seconds_since(t0);
   double cpu_server = cpu_seconds(s.pid());
@@ -100,6 +107,11 @@ void burn_down(const std::string& name, const json& task, int n, int concurrency
   auto st = tx.exec1(
       "SELECT xact_commit, tup_updated, tup_inserted, tup_fetched, tup_returned "
       "FROM pg_stat_database WHERE datname = current_database()");
+  check(drained, name + ": runs still pending or running after 10 minutes");
+  check(ok == n, name + ": " + std::to_string(ok) + " of " + std::to_string(n) + " runs succeeded");
+  // Every task here has one step: one row per run.
+  check(r[2].as<long long>() == n,
+        name + ": " + r[2].as<std::string>() + " step rows for " + std::to_string(n) + " runs");
   emit({{"benchmark", name},
         {"runs", n},
         {"succeeded", ok},
@@ -114,7 +126,8 @@ void burn_down(const std::string& name, const json& task, int n, int concurrency
         {"db_rows_updated", st[1].as<long long>()},
         {"db_rows_inserted", st[2].as<long long>()},
         {"db_rows_fetched", st[3].as<long long>()},
-        {"db_rows_returned", st[4].as<long long>()}});
+        {"db_rows_returned", st[4].as<long long>()}},
+       {"succeeded", "seconds", "runs_per_second"});
 }
 
 json batch_body(int n) {
@@ -130,9 +143,11 @@ void batch_submit(int batches) {
   server s(env);
   s.start_ready();
   auto c = s.http();
-  c.put("/v1/tasks/t", template_task());
+  put_task(c, template_task());
   auto body = batch_body(10000).dump();
-  c.request("POST", "/v1/runs/batch", body);  // warm-up
+  auto warm = c.request("POST", "/v1/runs/batch", body);
+  if (warm.status != 201)
+    throw std::runtime_error("warm-up batch failed: " + warm.body.substr(0, 300));
   std::vector<double> per_batch;
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < batches; ++i) {
@@ -142,12 +157,21 @@ void batch_submit(int batches) {
     per_batch.push_back(seconds_since(t));
   }
   double total = seconds_since(t0);
+  {
+    pqxx::connection pc{db};
+    pqxx::work tx{pc};
+    auto stored = tx.exec1("SELECT count(*) FROM runs")[0].as<long long>();
+    check(stored == 10000LL * (batches + 1), "batch_submit: " + std::to_string(stored) +
+                                                 " runs stored of " +
+                                                 std::to_string(10000LL * (batches + 1)));
+  }
   emit({{"benchmark", "batch_submit"},
         {"runs_per_call", 10000},
         {"calls", batches},
         {"runs_per_second", 10000.0 * batches / total},
         {"call_seconds_p50", percentile(per_batch, 0.5)},
-        {"node_roles", "api"}});
+        {"node_roles", "api"}},
+       {"runs_per_second", "call_seconds_p50"});
 }
 
 void single_submit(int connections, double seconds) {
@@ -157,7 +181,7 @@ void single_submit(int connections, double seconds) {
   env["API_WORKERS"] = "8";
   server s(env);
   s.start_ready();
-  s.http().put("/v1/tasks/t", template_task());
+  put_task(s.http(), template_task());
   std::atomic<long long> ok{0}, failed{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
@@ -189,11 +213,13 @@ void single_submit(int connections, double seconds) {
   stop = true;
   for (auto& t : threads) t.join();
   double total = seconds_since(t0);
+  check(failed == 0, "single_submit: " + std::to_string(failed.load()) + " submissions failed");
   emit({{"benchmark", "single_submit"},
         {"connections", connections},
         {"runs_per_second", static_cast<double>(ok) / total},
         {"failed", failed.load()},
-        {"node_roles", "api"}});
+        {"node_roles", "api"}},
+       {"runs_per_second"});
 }
 
 void latency(int rate, double seconds) {
@@ -201,7 +227,7 @@ void latency(int rate, double seconds) {
   server s(base_env(db));
   s.start_ready();
   auto c = s.http();
-  c.put("/v1/tasks/t", template_task());
+  put_task(c, template_task());
   int n = static_cast<int>(rate * seconds);
   auto t0 = std::chrono::steady_clock::now();
   std::vector<std::string> ids;
@@ -211,9 +237,13 @@ void latency(int rate, double seconds) {
     auto r = c.post("/v1/tasks/t/runs", {{"params", {{"n", i}}}});
     if (r.status == 201) ids.push_back(r.js()["id"].get<std::string>());
   }
+  check(static_cast<int>(ids.size()) == n, "latency: " + std::to_string(n - ids.size()) + " of " +
+                                               std::to_string(n) + " submissions failed");
   pqxx::connection pc{db};
-  eventually([&] { return count_status(pc, "succeeded") >= static_cast<long long>(ids.size()); },
-             std::chrono::minutes(2));
+  check(eventually(
+            [&] { return count_status(pc, "succeeded") >= static_cast<long long>(ids.size()); },
+            std::chrono::minutes(2)),
+        "latency: runs did not all succeed within 2 minutes");
   pqxx::work tx{pc};
   std::vector<double> lat;
   for (const auto& row :
@@ -221,12 +251,15 @@ void latency(int rate, double seconds) {
                "JOIN run_steps s ON s.run_id = r.id AND s.idx = 0")) {
     lat.push_back(row[0].as<double>() * 1000.0);
   }
+  check(lat.size() == ids.size(), "latency: " + std::to_string(lat.size()) + " runs started of " +
+                                      std::to_string(ids.size()));
   emit({{"benchmark", "submit_to_start_latency"},
         {"offered_runs_per_second", rate},
         {"runs", lat.size()},
         {"p50_ms", percentile(lat, 0.5)},
         {"p99_ms", percentile(lat, 0.99)},
-        {"max_ms", percentile(lat, 1.0)}});
+        {"max_ms", percentile(lat, 1.0)}},
+       {"runs", "p50_ms"});
 }
 
 void schedules(int count, int seconds) {
@@ -235,7 +268,7 @@ void schedules(int count, int seconds) {
   server s(env);
   s.start_ready();
   auto c = s.http();
-  c.put("/v1/tasks/t", template_task());
+  put_task(c, template_task());
   for (int i = 0; i < count; ++i) {
     auto r = c.put("/v1/schedules/s" + std::to_string(i),
                    {{"task", "t"}, {"cron", "* * * * * *"}, {"misfire", "skip"}});
@@ -271,6 +304,7 @@ void schedules(int count, int seconds) {
                                  "WHERE scheduled_for IS NOT NULL")) {
     drift.push_back(row[0].as<double>() * 1000.0);
   }
+  check(dup == 0, "schedules: " + std::to_string(dup) + " (schedule, second) pairs ran twice");
   emit({{"benchmark", "schedules_every_second"},
         {"schedules", count},
         {"seconds", seconds},
@@ -279,7 +313,8 @@ void schedules(int count, int seconds) {
         {"duplicates", dup},
         {"drift_p50_ms", percentile(drift, 0.5)},
         {"drift_p99_ms", percentile(drift, 0.99)},
-        {"drift_max_ms", percentile(drift, 1.0)}});
+        {"drift_max_ms", percentile(drift, 1.0)}},
+       {"fires_in_window"});
 }
 
 void memory(int low, int high) {
@@ -292,7 +327,7 @@ void memory(int low, int high) {
   auto c = s.http();
   json task = template_task();
   task["queue"] = "parked";
-  c.put("/v1/tasks/t", task);
+  put_task(c, task);
   std::this_thread::sleep_for(std::chrono::seconds(2));
   long idle = rss_kib(s.pid());
   insert_runs(db, "t", low, "parked");
@@ -304,44 +339,33 @@ void memory(int low, int high) {
   for (int i = 0; i < 5; ++i) c.get("/v1/runs?limit=500");
   c.get("/v1/queue");
   long at_high = rss_kib(s.pid());
+  {
+    pqxx::connection pc{db};
+    check(count_status(pc, "pending") == high, "memory: not every inserted run is pending");
+  }
   emit({{"benchmark", "memory"},
         {"idle_rss_mib", idle / 1024.0},
         {"rss_mib_at_pending",
          {{std::to_string(low), at_low / 1024.0}, {std::to_string(high), at_high / 1024.0}}},
-        {"growth_mib", (at_high - at_low) / 1024.0}});
+        {"growth_mib", (at_high - at_low) / 1024.0}},
+       {"idle_rss_mib"});
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string only;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--quick")
-      quick = true;
-    else if (a == "--only" && i + 1 < argc)
-      only = argv[++i];
-    else {
-      std::fprintf(stderr, "usage: %s [--quick] [--only NAME]\n", argv[0]);
-      return 2;
-    }
-  }
+  bench_main bench(argc, argv,
+                   "burn_down|batch_submit|single_submit|latency|exec|schedules|memory");
   curl_global_init(CURL_GLOBAL_ALL);
-  auto want = [&](const char* n) { return only.empty() || only == n; };
-  try {
-    if (want("burn_down"))
-      burn_down("burn_down_template", template_task(), quick ? 2000 : 50000, 4);
-    if (want("batch_submit")) batch_submit(quick ? 1 : 10);
-    if (want("single_submit")) single_submit(8, quick ? 1.0 : 10.0);
-    if (want("latency")) latency(500, quick ? 1.0 : 10.0);
-    if (want("exec")) {
-      burn_down("exec_true", exec_task({"/bin/true"}), quick ? 200 : 5000, 16);
-    }
-    if (want("schedules")) schedules(quick ? 10 : 100, quick ? 8 : 60);
-    if (want("memory")) memory(1000, quick ? 5000 : 100000);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "benchmark failed: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  bench.run("burn_down", "burn_down_template",
+            [] { burn_down("burn_down_template", template_task(), quick ? 2000 : 50000, 4); });
+  bench.run("batch_submit", "batch_submit", [] { batch_submit(quick ? 1 : 10); });
+  bench.run("single_submit", "single_submit", [] { single_submit(8, quick ? 1.0 : 10.0); });
+  bench.run("latency", "submit_to_start_latency", [] { latency(500, quick ? 1.0 : 10.0); });
+  bench.run("exec", "exec_true",
+            [] { burn_down("exec_true", exec_task({"/bin/true"}), quick ? 200 : 5000, 16); });
+  bench.run("schedules", "schedules_every_second",
+            [] { schedules(quick ? 10 : 100, quick ? 8 : 60); });
+  bench.run("memory", "memory", [] { memory(1000, quick ? 5000 : 100000); });
+  return bench.verdict();
 }

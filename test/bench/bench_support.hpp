@@ -1,14 +1,17 @@
 #pragma once
-/// \file bench_support.hpp What both benchmark programs share: JSON output,
-/// percentiles and CPU accounting from /proc.
+/// \file bench_support.hpp What both benchmark programs share: the command
+/// line, JSON output and its verdict, percentiles and CPU accounting from /proc.
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -25,12 +28,91 @@ inline double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-/// Prints one figure as a JSON line.
-inline void emit(nlohmann::json j) {
+/// What went wrong so far: failed submissions or runs, missing figures. Any
+/// makes the program exit 1.
+inline std::vector<std::string> problems;
+
+/// Records (and prints) one problem.
+inline void problem(const std::string& what) {
+  std::fprintf(stderr, "problem: %s\n", what.c_str());
+  problems.push_back(what);
+}
+
+/// Names of the figures printed so far.
+inline std::vector<std::string> printed;
+
+/// Prints one figure as a JSON line. Each of `positive` must be a number
+/// above zero in it, else that is a problem (a figure that measured nothing).
+inline void emit(nlohmann::json j, const std::vector<std::string>& positive = {}) {
   j["quick"] = quick;
   std::printf("%s\n", j.dump().c_str());
   std::fflush(stdout);
+  auto name = j.value("benchmark", std::string("?"));
+  printed.push_back(name);
+  for (const auto& field : positive) {
+    if (!j.contains(field) || !j[field].is_number() || !(j[field].get<double>() > 0)) {
+      problem(name + ": figure " + field + " is " +
+              (j.contains(field) ? j[field].dump() : "missing"));
+    }
+  }
 }
+
+/// Records a problem when `ok` is false.
+inline void check(bool ok, const std::string& what) {
+  if (!ok) problem(what);
+}
+
+/// The command line of a benchmark program (`--quick`, `--only NAME`) and the
+/// verdict over what it printed.
+class bench_main {
+ public:
+  /// Parses the command line; `names` lists what `--only` takes (for the usage).
+  /// Exits 2 on anything else.
+  bench_main(int argc, char** argv, const std::string& names) {
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a == "--quick") {
+        quick = true;
+      } else if (a == "--only" && i + 1 < argc) {
+        only_ = argv[++i];
+      } else {
+        std::fprintf(stderr, "usage: %s [--quick] [--only %s]\n", argv[0], names.c_str());
+        std::exit(2);
+      }
+    }
+  }
+
+  /// Runs `fn` unless `--only` names another benchmark; it must print figure
+  /// `figure`. An exception is a problem; the next benchmark still runs.
+  void run(const std::string& name, const std::string& figure, const std::function<void()>& fn) {
+    if (!only_.empty() && only_ != name) return;
+    expected_.push_back(figure);
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      problem(name + " failed: " + e.what());
+    }
+  }
+
+  /// 0 when every expected figure was printed and nothing went wrong, else 1
+  /// (with the problems listed on stderr).
+  int verdict() const {
+    for (const auto& f : expected_) {
+      if (std::find(printed.begin(), printed.end(), f) == printed.end()) {
+        problem("no figure " + f + " was printed");
+      }
+    }
+    if (expected_.empty()) problem("no benchmark is called " + only_);
+    if (problems.empty()) return 0;
+    std::fprintf(stderr, "%zu problem(s):\n", problems.size());
+    for (const auto& p : problems) std::fprintf(stderr, "  %s\n", p.c_str());
+    return 1;
+  }
+
+ private:
+  std::string only_;
+  std::vector<std::string> expected_;
+};
 
 /// The `p` quantile (0 to 1) of `v`, nearest rank; 0 when empty.
 inline double percentile(std::vector<double> v, double p) {

@@ -270,7 +270,7 @@ void failover(int trials) {
   stream_submitter load(api, "nap", rate);
   std::vector<double> per_trial, detect_ms, first_restart;
   std::vector<int> on_victim_counts;
-  std::vector<std::string> problems;
+  std::vector<std::string> problems_seen;
   for (int t = 0; t < trials; ++t) {
     if (!c.node(victim).running()) {
       c.start(victim);
@@ -326,8 +326,8 @@ void failover(int trials) {
             if (r[1].is_null()) {
               auto st = r[2].as<std::string>();
               if (st == "failed" || st == "cancelled") {
-                problems.push_back("run " + r[0].as<std::string>() + " ended " + st +
-                                   " without a later attempt");
+                problems_seen.push_back("run " + r[0].as<std::string>() + " ended " + st +
+                                        " without a later attempt");
                 starts.push_back(1e9);
                 continue;
               }
@@ -358,6 +358,8 @@ void failover(int trials) {
                  t + 1, held.size(), victim.c_str(), worst);
   }
   load.stop();
+  check(load.failed() == 0, "failover: " + std::to_string(load.failed()) + " submissions failed");
+  for (const auto& p : problems_seen) problem("failover: " + p);
   double limit = 2.0;
   double worst = percentile(per_trial, 1.0);
   json rounded = json::array();
@@ -377,9 +379,10 @@ void failover(int trials) {
         {"declared_down_p50_ms", percentile(detect_ms, 0.5)},
         {"declared_down_max_ms", percentile(detect_ms, 1.0)},
         {"submit_failures", load.failed()},
-        {"problems", problems},
+        {"problems", problems_seen},
         {"target", "max <= 2 s"},
-        {"target_met", worst <= limit && problems.empty()}});
+        {"target_met", worst <= limit && problems_seen.empty()}},
+       {"max_seconds"});
 }
 
 // ---------------------------------------------------------------------------
@@ -485,6 +488,10 @@ void capacity_scaling(int runs) {
                 {"cpu_seconds", cpu}};
   };
   double speedup = one.wall / three.wall;
+  check(one.ok == runs, "capacity_scaling: one worker node, " + std::to_string(one.ok) + " of " +
+                            std::to_string(runs) + " runs succeeded");
+  check(three.ok == runs, "capacity_scaling: three worker nodes, " + std::to_string(three.ok) +
+                              " of " + std::to_string(runs) + " runs succeeded");
   emit({{"benchmark", "capacity_scaling"},
         {"topology", "api,scheduler,dispatcher node + N worker-only nodes, concurrency " +
                          std::to_string(concurrency) +
@@ -498,7 +505,8 @@ void capacity_scaling(int runs) {
         {"speedup", speedup},
         {"speedup_db_span", one.span / three.span},
         {"target", "speedup >= 2.7"},
-        {"target_met", speedup >= 2.7 && one.ok == runs && three.ok == runs}});
+        {"target_met", speedup >= 2.7 && one.ok == runs && three.ok == runs}},
+       {"one_node_seconds", "three_node_seconds", "speedup"});
 }
 
 // ---------------------------------------------------------------------------
@@ -521,10 +529,14 @@ latency_result latency(const std::vector<std::pair<std::string, std::string>>& n
   for (const auto& [n, roles] : nodes) c.start(n);
   if (peers > 0) c.wait_peers(api_node, peers);
   auto api = c.node(api_node).http();
-  api.put("/v1/tasks/t", template_task());
+  auto put = api.put("/v1/tasks/t", template_task());
+  if (put.status != 201 && put.status != 200) throw std::runtime_error("task: " + put.body);
   std::this_thread::sleep_for(1500ms);
   // Warm-up: the first run pays for connections and caches on every hop.
-  for (int i = 0; i < 5; ++i) api.post("/v1/tasks/t/runs", {{"params", {{"n", -1}}}});
+  for (int i = 0; i < 5; ++i) {
+    auto r = api.post("/v1/tasks/t/runs", {{"params", {{"n", -1}}}});
+    if (r.status != 201) throw std::runtime_error("warm-up submit failed: " + r.body);
+  }
   if (!wait_drained(c, 30s)) throw std::runtime_error("warm-up runs did not finish");
   long long warm = c.scalar("SELECT coalesce(max(id), 0) FROM runs");
 
@@ -560,6 +572,9 @@ latency_result latency(const std::vector<std::pair<std::string, std::string>>& n
   out.p99 = percentile(lat, 0.99);
   out.max = percentile(lat, 1.0);
   out.claim_p50 = percentile(claim, 0.5);
+  check(static_cast<int>(out.runs) == n, "cross_node_latency " + topology + ": " +
+                                             std::to_string(out.runs) + " of " + std::to_string(n) +
+                                             " runs succeeded");
   std::fprintf(stderr, "cross_node_latency %s: p50 %.2f ms over %zu runs\n", topology.c_str(),
                out.p50, out.runs);
   return out;
@@ -596,35 +611,19 @@ void cross_node_latency(int rate, double seconds) {
         {"p50_difference_ms", diff},
         {"p50_difference_two_nodes_ms", two.p50 - single.p50},
         {"target", "p50 difference <= 2 ms"},
-        {"target_met", diff <= 2.0}});
+        {"target_met", diff <= 2.0}},
+       {"single_p50_ms", "cross_p50_ms"});
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string only;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--quick")
-      quick = true;
-    else if (a == "--only" && i + 1 < argc)
-      only = argv[++i];
-    else {
-      std::fprintf(stderr, "usage: %s [--quick] [--only failover|capacity|latency]\n", argv[0]);
-      return 2;
-    }
-  }
+  bench_main bench(argc, argv, "failover|capacity|latency");
   curl_global_init(CURL_GLOBAL_ALL);
-  auto want = [&](const char* n) { return only.empty() || only == n; };
   auto started = clock_type::now();
-  try {
-    if (want("failover")) failover(quick ? 2 : 10);
-    if (want("capacity")) capacity_scaling(quick ? 300 : 3000);
-    if (want("latency")) cross_node_latency(20, quick ? 2.0 : 10.0);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cluster benchmark failed: %s\n", e.what());
-    return 1;
-  }
+  bench.run("failover", "failover", [] { failover(quick ? 2 : 10); });
+  bench.run("capacity", "capacity_scaling", [] { capacity_scaling(quick ? 300 : 3000); });
+  bench.run("latency", "cross_node_latency", [] { cross_node_latency(20, quick ? 2.0 : 10.0); });
   std::fprintf(stderr, "cluster benchmark took %.1f s\n", seconds_since(started));
-  return 0;
+  return bench.verdict();
 }

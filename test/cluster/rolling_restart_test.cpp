@@ -1,9 +1,8 @@
 #define BOOST_TEST_MODULE rolling_restart
-#include <atomic>
 #include <boost/test/unit_test.hpp>
-#include <mutex>
 
 #include "cluster/cluster_harness.hpp"
+#include "support/load_generator.hpp"
 
 // Guarantee 5 in a cluster: restarting every node in turn with SIGTERM under a
 // steady load loses and fails nothing. A draining node finishes what it runs,
@@ -12,68 +11,6 @@
 
 using namespace orch::test;
 
-namespace {
-
-/// Submits about 30 runs a second, each to the next node that takes it: a 503
-/// or a refused connection is not an acknowledgement, the next node is tried.
-class submitter {
- public:
-  explicit submitter(std::vector<client> nodes)
-      : nodes_(std::move(nodes)), thread_([this] { loop(); }) {}
-  ~submitter() { stop(); }
-
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::vector<std::string> acknowledged() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_;
-  }
-  std::vector<std::string> unexpected() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return unexpected_;
-  }
-  int refused() const { return refused_; }
-
- private:
-  void loop() {
-    std::size_t turn = 0;
-    auto next = std::chrono::steady_clock::now();
-    while (!stop_) {
-      for (std::size_t i = 0; i < nodes_.size(); ++i) {
-        const auto& c = nodes_[(turn + i) % nodes_.size()];
-        auto r = c.post("/v1/tasks/work/runs", json::object());
-        if (r.status == 201) {
-          std::lock_guard<std::mutex> lock(mu_);
-          acked_.push_back(r.js()["id"].get<std::string>());
-          break;
-        }
-        if (r.status == 503 || r.status < 0) {
-          ++refused_;
-          continue;
-        }
-        std::lock_guard<std::mutex> lock(mu_);
-        unexpected_.push_back(c.base() + ": " + std::to_string(r.status) + " " + r.body);
-        break;
-      }
-      ++turn;
-      next += 33ms;
-      std::this_thread::sleep_until(next);
-    }
-  }
-
-  std::vector<client> nodes_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> refused_{0};
-  std::mutex mu_;
-  std::vector<std::string> acked_;
-  std::vector<std::string> unexpected_;
-  std::thread thread_;
-};
-
-}  // namespace
-
 BOOST_AUTO_TEST_CASE(restarting_every_node_in_turn_under_load_fails_and_loses_no_run) {
   cluster c({{"WORKER_CONCURRENCY", "10"}, {"WORKER_PREFETCH", "4"}, {"SHUTDOWN_GRACE", "15s"}});
   const std::vector<std::string> names = {"n1", "n2", "n3"};
@@ -81,12 +18,16 @@ BOOST_AUTO_TEST_CASE(restarting_every_node_in_turn_under_load_fails_and_loses_no
   BOOST_REQUIRE(c.wait_mesh());
   // One attempt only: a graceful restart must not need a retry, so any run that
   // lost its attempt to a restart shows up as failed.
-  BOOST_REQUIRE_EQUAL(c.api("n1").put("/v1/tasks/work", exec_task({"/bin/sleep", "0.3"}, 1)).status,
-                      201);
+  const int max_attempts = 1;
+  BOOST_REQUIRE_EQUAL(
+      c.api("n1").put("/v1/tasks/work", exec_task({"/bin/sleep", "0.3"}, max_attempts)).status,
+      201);
 
-  std::vector<client> clients;
-  for (const auto& n : names) clients.push_back(c.api(n));
-  submitter load(clients);
+  // About 30 runs a second, each to the next node that takes it: a 503 or a
+  // refused connection is not an acknowledgement, the next node is tried.
+  std::vector<std::pair<std::string, client>> targets;
+  for (const auto& n : names) targets.emplace_back(n, c.api(n));
+  load_generator load(targets, {.task = "work", .period = 33ms, .fail_over = true});
   BOOST_REQUIRE(eventually([&] { return load.acknowledged().size() >= 60; }, 30s));
 
   long long in_flight_at_drains = 0;
@@ -132,7 +73,8 @@ BOOST_AUTO_TEST_CASE(restarting_every_node_in_turn_under_load_fails_and_loses_no
   load.stop();
   BOOST_TEST(in_flight_at_drains > 0, "no drain had a run in flight to finish or hand back");
   auto acked = load.acknowledged();
-  BOOST_TEST_MESSAGE(acked.size() << " runs acknowledged, " << load.refused()
+  BOOST_TEST_MESSAGE(acked.size() << " runs acknowledged, "
+                                  << load.unavailable() + load.connection_failures()
                                   << " submissions refused on the way");
   for (const auto& u : load.unexpected()) BOOST_ERROR("unexpected answer: " << u);
 

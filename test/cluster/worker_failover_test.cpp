@@ -1,9 +1,8 @@
 #define BOOST_TEST_MODULE worker_failover
-#include <atomic>
 #include <boost/test/unit_test.hpp>
-#include <mutex>
 
 #include "cluster/cluster_harness.hpp"
+#include "support/load_generator.hpp"
 
 // Guarantee 4 in a cluster: when a worker node dies (SIGKILL) its peers notice
 // within milliseconds and put its running runs back to pending, which then run
@@ -14,95 +13,6 @@ using namespace orch::test;
 namespace {
 
 constexpr int total_runs = 2000;
-constexpr int chunk = 20;
-
-/// Submits `total_runs` runs of task `nap` round robin over the api nodes: most
-/// chunks through POST /v1/runs/batch, every fourth as single submissions.
-class submitter {
- public:
-  explicit submitter(std::map<std::string, client> nodes)
-      : nodes_(std::move(nodes)), thread_([this] { loop(); }) {}
-  ~submitter() { stop(); }
-
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  /// Stops sending to `name`; when it returns, no request to it is in flight.
-  void exclude(const std::string& name) {
-    std::lock_guard<std::mutex> lock(request_mu_);
-    excluded_.insert(name);
-  }
-  bool done() const { return finished_; }
-  std::vector<std::string> acknowledged() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_;
-  }
-  std::vector<std::string> unexpected() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return unexpected_;
-  }
-
- private:
-  void loop() {
-    std::size_t turn = 0;
-    while (!stop_ && static_cast<int>(acknowledged().size()) < total_runs) {
-      {
-        std::lock_guard<std::mutex> lock(request_mu_);
-        std::vector<std::string> live;
-        for (const auto& [name, c] : nodes_) {
-          if (!excluded_.count(name)) live.push_back(name);
-        }
-        const auto& name = live[turn % live.size()];
-        int n = std::min(chunk, total_runs - static_cast<int>(acknowledged().size()));
-        if (turn % 4 == 3) {
-          singles(name, n);
-        } else {
-          batch(name, n);
-        }
-        ++turn;
-      }
-      // About 200 runs a second: the submissions go on while the node dies.
-      std::this_thread::sleep_for(100ms);
-    }
-    finished_ = true;
-  }
-
-  void batch(const std::string& name, int n) {
-    json runs = json::array();
-    for (int i = 0; i < n; ++i) runs.push_back({{"task", "nap"}, {"params", json::object()}});
-    auto r = nodes_.at(name).post("/v1/runs/batch", {{"runs", runs}});
-    std::lock_guard<std::mutex> lock(mu_);
-    if (r.status != 201) {
-      unexpected_.push_back(name + " batch: " + std::to_string(r.status) + " " + r.body);
-      return;
-    }
-    auto body = r.js();
-    for (const auto& run : body["items"]) acked_.push_back(run["id"].get<std::string>());
-  }
-
-  void singles(const std::string& name, int n) {
-    for (int i = 0; i < n; ++i) {
-      auto r = nodes_.at(name).post("/v1/tasks/nap/runs", json::object());
-      std::lock_guard<std::mutex> lock(mu_);
-      if (r.status != 201) {
-        unexpected_.push_back(name + " single: " + std::to_string(r.status) + " " + r.body);
-        continue;
-      }
-      acked_.push_back(r.js()["id"].get<std::string>());
-    }
-  }
-
-  std::map<std::string, client> nodes_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> finished_{false};
-  std::mutex request_mu_;  // held for a whole chunk: exclude() waits for it
-  std::set<std::string> excluded_;
-  std::mutex mu_;
-  std::vector<std::string> acked_;
-  std::vector<std::string> unexpected_;
-  std::thread thread_;
-};
 
 }  // namespace
 
@@ -117,12 +27,22 @@ BOOST_AUTO_TEST_CASE(
              {"NODE_TIMEOUT", "10s"}});
   for (std::string n : {"n1", "n2", "n3"}) c.start(n);
   BOOST_REQUIRE(c.wait_mesh());
-  BOOST_REQUIRE_EQUAL(c.api("n1").put("/v1/tasks/nap", exec_task({"/bin/sleep", "0.2"}, 3)).status,
-                      201);
+  const int max_attempts = 3;
+  BOOST_REQUIRE_EQUAL(
+      c.api("n1").put("/v1/tasks/nap", exec_task({"/bin/sleep", "0.2"}, max_attempts)).status, 201);
 
   const std::string victim = "n3";
   auto started = std::chrono::steady_clock::now();
-  submitter load({{"n1", c.api("n1")}, {"n2", c.api("n2")}, {"n3", c.api("n3")}});
+  // `total_runs` runs round robin over the api nodes, about 200 a second so the
+  // submissions go on while the node dies: chunks of 20 through
+  // POST /v1/runs/batch, every fourth chunk as single submissions.
+  load_generator load({{"n1", c.api("n1")}, {"n2", c.api("n2")}, {"n3", c.api("n3")}},
+                      {.task = "nap",
+                       .period = 100ms,
+                       .runs_per_round = 20,
+                       .batch = true,
+                       .singles_every = 4,
+                       .total = total_runs});
   BOOST_REQUIRE_MESSAGE(
       eventually(
           [&] { return c.scalar("SELECT count(*) FROM runs WHERE status = 'succeeded'") >= 500; },
@@ -158,7 +78,8 @@ BOOST_AUTO_TEST_CASE(
 
   BOOST_REQUIRE(eventually([&] { return load.done(); }, 120s));
   load.stop();
-  for (const auto& u : load.unexpected()) BOOST_ERROR("unexpected answer: " << u);
+  // No node is sent a request while it dies: every submission is acknowledged.
+  for (const auto& r : load.refusals()) BOOST_ERROR("unexpected answer: " << load.describe(r));
   auto acked = load.acknowledged();
   BOOST_REQUIRE_EQUAL(acked.size(), static_cast<std::size_t>(total_runs));
 
@@ -194,7 +115,7 @@ BOOST_AUTO_TEST_CASE(
       continue;
     }
     ++by_status[std::get<0>(it->second)];
-    BOOST_TEST(std::get<1>(it->second) <= 3, "run " << id);
+    BOOST_TEST(std::get<1>(it->second) <= max_attempts, "run " << id);
   }
   for (const auto& [status, n] : by_status) BOOST_TEST_MESSAGE(status << ": " << n);
   BOOST_TEST(by_status["succeeded"] == total_runs);

@@ -1,9 +1,8 @@
 #define BOOST_TEST_MODULE db_outage
-#include <atomic>
 #include <boost/test/unit_test.hpp>
-#include <mutex>
 
 #include "support/harness.hpp"
+#include "support/load_generator.hpp"
 
 // A PostgreSQL outage under load: the server stays up, /health and submissions
 // answer 503 with Retry-After, and when the database returns everything resumes
@@ -42,6 +41,15 @@ class throwaway_pg {
   std::string admin_url() { return vars_["TEST_DATABASE_URL"]; }
 
   void stop() { pg_ctl("-m fast -w -t 60 stop"); }
+  /// Whether a new connection to the server succeeds.
+  bool accepts_connections() {
+    try {
+      pqxx::connection c{admin_url()};
+      return c.is_open();
+    } catch (const pqxx::broken_connection&) {
+      return false;
+    }
+  }
   void start() {
     auto tmp = vars_["PG_TMP"];
     pg_ctl("-l " + tmp + "/postgres.log -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p " +
@@ -70,61 +78,6 @@ throwaway_pg& pg() {
   return instance;
 }
 
-/// Posts runs continuously, keeping acknowledged ids and what the refusals looked like.
-class submitter {
- public:
-  explicit submitter(client c, std::string task)
-      : c_(std::move(c)), task_(std::move(task)), thread_([this] { loop(); }) {}
-  ~submitter() { stop(); }
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::size_t acked_count() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_.size();
-  }
-  std::vector<std::string> acked() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_;
-  }
-  int refused() const { return refused_; }
-  int refused_without_retry_after() const { return no_retry_after_; }
-  std::vector<std::string> unexpected() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return unexpected_;
-  }
-
- private:
-  void loop() {
-    while (!stop_) {
-      auto r = c_.post("/v1/tasks/" + task_ + "/runs", json::object());
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (r.status == 201) {
-          acked_.push_back(r.js()["id"].get<std::string>());
-        } else if (r.status == 503) {
-          ++refused_;
-          if (!r.headers.count("retry-after")) ++no_retry_after_;
-        } else {
-          unexpected_.push_back(std::to_string(r.status) + " " + r.body);
-        }
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-
-  client c_;
-  std::string task_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> refused_{0};
-  std::atomic<int> no_retry_after_{0};
-  std::mutex mu_;
-  std::vector<std::string> acked_;
-  std::vector<std::string> unexpected_;
-  std::thread thread_;
-};
-
 std::map<std::string, std::string> env(const std::string& url) {
   return {{"DATABASE_URL", url},
           {"WORKER_CONCURRENCY", "4"},
@@ -152,6 +105,11 @@ bool all_succeeded(const std::string& url, const std::vector<std::string>& ids) 
   return true;
 }
 
+/// Seconds since the epoch, as PostgreSQL's extract(epoch FROM ...) gives them.
+double epoch_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(the_server_rides_out_a_database_outage_under_load_and_loses_nothing) {
@@ -161,11 +119,15 @@ BOOST_AUTO_TEST_CASE(the_server_rides_out_a_database_outage_under_load_and_loses
   auto c = srv.http();
   BOOST_REQUIRE_EQUAL(c.put("/v1/tasks/work", exec_task({"/bin/sh", "-c", "sleep 0.1"}, 3)).status,
                       201);
-  submitter load(c, "work");
-  BOOST_REQUIRE(eventually([&] { return load.acked_count() >= 20; }));
+  // About 50 single submissions a second, one at a time.
+  load_generator load({{"outage", c}}, {.task = "work", .period = 20ms});
+  BOOST_REQUIRE(eventually([&] { return load.acknowledged_count() >= 20; }));
 
   pg().stop();
-  BOOST_TEST_MESSAGE("database stopped with " << load.acked_count() << " acknowledged");
+  BOOST_REQUIRE_MESSAGE(!pg().accepts_connections(), "PostgreSQL still accepts connections");
+  const auto refused_before = load.refusals().size();
+  const auto unavailable_before = load.unavailable();
+  BOOST_TEST_MESSAGE("database stopped with " << load.acknowledged_count() << " acknowledged");
   BOOST_TEST(eventually(
       [&] {
         auto h = c.get("/health");
@@ -174,26 +136,48 @@ BOOST_AUTO_TEST_CASE(the_server_rides_out_a_database_outage_under_load_and_loses
       },
       10s));
   BOOST_TEST(c.get("/ready").status == 503);
-  BOOST_TEST(eventually([&] { return load.refused() >= 5; }, 10s));
-  // The outage lasts a while under load; the server must not fall over.
-  std::this_thread::sleep_for(2s);
+  // Submissions are refused. The load sends one request at a time, so once one
+  // is refused none sent before the outage is still waiting for its answer:
+  // from here on nothing may be acknowledged until the database is back.
+  BOOST_REQUIRE_MESSAGE(
+      eventually([&] { return load.unavailable() >= unavailable_before + 5; }, 10s),
+      "submissions were not refused with 503: " << load.unavailable() - unavailable_before
+                                                << " refused, " << load.acknowledged_count()
+                                                << " acknowledged");
+  const auto acked_during_outage = load.acknowledged_count();
+  // The outage lasts a while under load (50 more refusals, about a second);
+  // the server must not fall over.
+  BOOST_REQUIRE_MESSAGE(
+      eventually([&] { return load.refusals().size() >= refused_before + 50; }, 30s),
+      "the load stalled during the outage");
   BOOST_REQUIRE_MESSAGE(srv.running(), "server died during the outage; log:\n" << srv.log());
+  BOOST_REQUIRE_MESSAGE(!pg().accepts_connections(), "PostgreSQL came back by itself");
+  BOOST_TEST(load.acknowledged_count() == acked_during_outage,
+             "a submission was acknowledged while the database was down");
+  auto refusals = load.refusals();
+  for (auto i = refused_before; i < refusals.size(); ++i) {
+    BOOST_TEST(refusals[i].status == 503, load.describe(refusals[i]));
+    BOOST_TEST(refusals[i].retry_after, "503 without Retry-After: " << load.describe(refusals[i]));
+  }
 
   pg().start();
-  auto acked_at_return = load.acked_count();
+  BOOST_REQUIRE(pg().accepts_connections());
+  auto acked_at_return = load.acknowledged_count();
   BOOST_TEST(eventually(
       [&] {
         auto h = c.get("/health");
         return h.status == 200 && h.js()["checks"]["database"] == true;
       },
       20s));
-  BOOST_TEST(eventually([&] { return load.acked_count() >= acked_at_return + 20; }, 20s));
+  BOOST_TEST(eventually([&] { return load.acknowledged_count() >= acked_at_return + 20; }, 20s));
   load.stop();
 
-  auto acked = load.acked();
-  BOOST_TEST_MESSAGE(acked.size() << " acknowledged, " << load.refused() << " refused");
-  BOOST_TEST(load.refused_without_retry_after() == 0);
+  auto acked = load.acknowledged();
+  BOOST_TEST_MESSAGE(acked.size() << " acknowledged, " << load.unavailable() << " refused");
+  BOOST_TEST(load.unavailable_without_retry_after() == 0);
+  BOOST_TEST(load.connection_failures() == 0, "the server stopped answering");
   for (const auto& u : load.unexpected()) BOOST_ERROR("unexpected answer: " << u);
+  // Every acknowledged run ends, and succeeds.
   BOOST_TEST(eventually([&] { return all_succeeded(url, acked); }, 40s));
   auto s = statuses(url);
   for (const auto& id : acked) {
@@ -221,12 +205,23 @@ BOOST_AUTO_TEST_CASE(results_of_runs_that_finish_during_an_outage_are_recorded_w
     ids.push_back(r.js()["id"].get<std::string>());
   }
   BOOST_REQUIRE(eventually([&] { return c.get("/v1/queue").js()["running"] == 3; }));
+  // The three steps are running on this node's workers.
+  auto active_jobs = [&]() -> std::optional<double> {
+    if (c.get("/metrics").status != 200) return std::nullopt;
+    return metric(c, "orchestrator_worker_active_jobs");
+  };
+  BOOST_REQUIRE(eventually([&] { return active_jobs() == 3.0; }));
 
   pg().stop();
+  BOOST_REQUIRE_MESSAGE(!pg().accepts_connections(), "PostgreSQL still accepts connections");
   { std::ofstream(flag) << "x"; }
   BOOST_REQUIRE(eventually([&] { return c.get("/health").status == 503; }));
-  // The steps end while the database is away; their results wait in the recorder.
-  std::this_thread::sleep_for(2s);
+  // The steps end while the database is away: the workers are free again and
+  // the results wait in the recorder.
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return active_jobs() == 0.0; }, 20s),
+                        "the steps did not finish during the outage");
+  BOOST_REQUIRE_MESSAGE(!pg().accepts_connections(), "PostgreSQL came back by itself");
+  const double restarted_at = epoch_now();
   pg().start();
   std::remove(flag.c_str());
 
@@ -235,5 +230,20 @@ BOOST_AUTO_TEST_CASE(results_of_runs_that_finish_during_an_outage_are_recorded_w
     BOOST_TEST(run["status"] == "succeeded", run.dump());
     BOOST_TEST(run["attempt"] == 1, "run " << id << " was executed again");
     BOOST_TEST(run["output"] == "finished\n");
+  }
+  // Each step finished before the database returned; the run was recorded after.
+  pqxx::connection conn{url};
+  pqxx::work tx{conn};
+  for (const auto& id : ids) {
+    auto r = tx.exec_params1(
+        "SELECT extract(epoch FROM s.finished_at)::float8, extract(epoch FROM "
+        "r.finished_at)::float8 "
+        "FROM runs r JOIN run_steps s ON s.run_id = r.id AND s.attempt = r.attempt "
+        "WHERE r.id = $1::bigint",
+        id);
+    BOOST_TEST(r[0].as<double>() < restarted_at,
+               "run " << id << "'s step finished after the outage");
+    BOOST_TEST(r[1].as<double>() >= restarted_at,
+               "run " << id << " was recorded during the outage?");
   }
 }

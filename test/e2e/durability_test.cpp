@@ -1,10 +1,9 @@
 #define BOOST_TEST_MODULE durability
-#include <atomic>
 #include <boost/test/unit_test.hpp>
-#include <mutex>
 #include <set>
 
 #include "support/harness.hpp"
+#include "support/load_generator.hpp"
 
 // Guarantees 1 and 2: an acknowledged run survives kill -9 of the server at any
 // moment; after restarts every run ends terminal, within its attempts, with its
@@ -13,49 +12,6 @@
 using namespace orch::test;
 
 namespace {
-
-/// Posts runs as fast as the server takes them, keeping the ids it acknowledged.
-class submitter {
- public:
-  explicit submitter(client c) : c_(std::move(c)), thread_([this] { loop(); }) {}
-  ~submitter() { stop(); }
-
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::vector<std::string> acknowledged() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return acked_;
-  }
-  std::vector<std::string> unexpected() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return unexpected_;
-  }
-
- private:
-  void loop() {
-    while (!stop_) {
-      auto r = c_.post("/v1/tasks/work/runs", json::object());
-      std::lock_guard<std::mutex> lock(mu_);
-      if (r.status == 201) {
-        acked_.push_back(r.js()["id"].get<std::string>());
-      } else if (r.status > 0 && r.status != 503) {
-        // A server going down refuses connections or 503s; anything else is a bug.
-        unexpected_.push_back(std::to_string(r.status) + " " + r.body);
-      }
-      // About 50 a second: enough to hit every phase, little enough to drain quickly.
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-
-  client c_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<std::string> acked_;
-  std::vector<std::string> unexpected_;
-  std::thread thread_;
-};
 
 long long scalar(pqxx::connection& conn, const std::string& sql) {
   pqxx::work tx{conn};
@@ -74,11 +30,14 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_run_survives_kill_9_at_random_moments_an
               {"NODE_NAME", "durable"}});
   srv.start_ready();
   auto c = srv.http();
-  auto task = exec_task({"/bin/sh", "-c", "sleep 0.05; echo done"}, 3);
+  const int max_attempts = 3;
+  auto task = exec_task({"/bin/sh", "-c", "sleep 0.05; echo done"}, max_attempts);
   BOOST_REQUIRE_EQUAL(c.put("/v1/tasks/work", task).status, 201);
 
   std::mt19937 rng{std::random_device{}()};
-  submitter load(c);
+  // About 50 single submissions a second: enough to hit every phase, little
+  // enough to drain quickly.
+  load_generator load({{"durable", c}}, {.task = "work", .period = 20ms});
   for (int round = 0; round < 6; ++round) {
     // Random moments: mostly while serving, every other round also during startup.
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 1200));
@@ -97,6 +56,7 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_run_survives_kill_9_at_random_moments_an
   auto acked = load.acknowledged();
   BOOST_TEST_MESSAGE(acked.size() << " runs acknowledged");
   BOOST_REQUIRE_GT(acked.size(), 50u);
+  // A server going down refuses connections or 503s; anything else is a bug.
   for (const auto& u : load.unexpected()) BOOST_ERROR("unexpected answer: " << u);
 
   pqxx::connection conn{url};
