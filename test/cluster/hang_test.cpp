@@ -51,7 +51,7 @@ BOOST_AUTO_TEST_CASE(
             exec_task({"/bin/sh", "-c",
                        "if [ \"$ORCH_ATTEMPT\" = 1 ]; then exec sleep " +
                            std::to_string(first_attempt_seconds) + "; else exec sleep 1; fi"},
-                      3))
+                      1))
           .status,
       201);
   BOOST_REQUIRE_EQUAL(x.put("/v1/tasks/quick", exec_task({"/bin/sleep", "1"}, 1)).status, 201);

@@ -27,10 +27,14 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_run_survives_kill_9_at_random_moments_an
               {"LEASE_TIMEOUT", "3s"},
               {"POLL_INTERVAL", "100ms"},
               {"KILL_GRACE", "1s"},
-              {"NODE_NAME", "durable"}});
+              {"NODE_NAME", "durable"},
+              // Up to nine kills: a run may be held by each incarnation.
+              {"MAX_LOST_LEASES", "100"}});
   srv.start_ready();
   auto c = srv.http();
-  const int max_attempts = 3;
+  // One attempt: a kill of the node is not the task's failure, so every run
+  // must still succeed.
+  const int max_attempts = 1;
   auto task = exec_task({"/bin/sh", "-c", "sleep 0.05; echo done"}, max_attempts);
   BOOST_REQUIRE_EQUAL(c.put("/v1/tasks/work", task).status, 201);
 
@@ -79,7 +83,9 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_run_survives_kill_9_at_random_moments_an
   std::map<long long, std::tuple<std::string, int, int>> runs;  // status, attempt, max
   {
     pqxx::work tx{conn};
-    for (const auto& r : tx.exec("SELECT id, status, attempt, max_attempts FROM runs")) {
+    // The task's own attempts: executions that ended with a killed node do not count.
+    for (const auto& r :
+         tx.exec("SELECT id, status, attempt - lost_leases, max_attempts FROM runs")) {
       runs[r[0].as<long long>()] = {r[1].as<std::string>(), r[2].as<int>(), r[3].as<int>()};
     }
   }
@@ -93,18 +99,16 @@ BOOST_AUTO_TEST_CASE(every_acknowledged_run_survives_kill_9_at_random_moments_an
     ++by_status[std::get<0>(it->second)];
   }
   for (const auto& [status, n] : by_status) BOOST_TEST_MESSAGE(status << ": " << n);
-  BOOST_TEST(by_status["succeeded"] + by_status["failed"] == static_cast<int>(ids.size()));
+  BOOST_TEST(by_status["succeeded"] == static_cast<int>(ids.size()));
 
-  // Attempts stay within max_attempts; a run that used more than one attempt
-  // was interrupted by a kill.
-  int retried = 0;
+  // The task's own attempts stay within max_attempts.
   for (const auto& [id, r] : runs) {
     const auto& [status, attempt, max] = r;
     BOOST_TEST(attempt >= 1, "run " << id);
     BOOST_TEST(attempt <= max, "run " << id << " used " << attempt << " of " << max);
-    if (attempt > 1) ++retried;
   }
-  BOOST_TEST_MESSAGE(retried << " run(s) needed more than one attempt");
+  auto retried = scalar(conn, "SELECT count(*) FROM runs WHERE lost_leases > 0");
+  BOOST_TEST_MESSAGE(retried << " run(s) lost a lease to a kill and ran again");
 
   // Step rows: per (run, attempt) exactly one set (the task has one step); only
   // attempts that were recorded have rows, and a completion is recorded once: a
