@@ -15,6 +15,7 @@
 #include "actors/log.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
+#include "actors/node_health.hpp"
 #include "domain/cron.hpp"
 #include "domain/schedule.hpp"
 #include "domain/task.hpp"
@@ -240,11 +241,20 @@ struct context {
     if (a) caf::anon_send(a, actors::wake_atom::value);
   }
 
-  // Hands `fn` to an API executor (its own connection) and answers from there.
+  // Hands `fn` to an API executor (its own connection) and answers from there;
+  // one being restarted by its supervisor is skipped.
   status_t on_db(const req_t& req, std::function<void(session&, const req_t&)> fn) {
-    auto& ex = deps.executors[next++ % deps.executors.size()];
-    caf::anon_send(ex, actors::api_call{[req, fn = std::move(fn)](session& db) { fn(db, req); }});
-    return restinio::request_accepted();
+    const auto n = static_cast<std::size_t>(deps.api_executors);
+    const auto first = next++;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto key = actors::api_executor_key(static_cast<int>((first + i) % n));
+      if (auto ex = actors::lookup(*deps.system, key)) {
+        caf::anon_send(ex,
+                       actors::api_call{[req, fn = std::move(fn)](session& db) { fn(db, req); }});
+        return restinio::request_accepted();
+      }
+    }
+    return reject(req, {errc::unavailable, "the API executors are restarting", ""});
   }
 
   std::optional<status_t> deny(const req_t& req) {
@@ -285,13 +295,9 @@ json page(const json& items, std::optional<std::string> next) {
 void add_ops_routes(router_t& r, const std::shared_ptr<context>& ctx) {
   r.http_get("/health", [ctx](req_t req, params_t) {
     auto& n = *ctx->deps.node;
-    // This node's own actors, and the cluster as the database sees it: a
-    // scheduler leader somewhere and at least one worker node up.
-    bool scheduler = n.scheduler_ok && (n.is_leader || n.cluster_leader_ok);
-    bool workers = n.workers_ok && (n.local_workers || n.cluster_workers > 0);
-    json checks = {
-        {"database", n.database_ok.load()}, {"scheduler", scheduler}, {"workers", workers}};
-    bool ok = n.database_ok && scheduler && workers;
+    auto v = judge_health(actors::health_facts_of(n));
+    json checks = {{"database", v.database}, {"scheduler", v.scheduler}, {"workers", v.workers}};
+    bool ok = v.healthy();
     double uptime =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started).count();
     json body = {{"status", ok ? "healthy" : "unhealthy"},
@@ -312,10 +318,10 @@ void add_ops_routes(router_t& r, const std::shared_ptr<context>& ctx) {
   });
   r.http_get("/ready", [ctx](req_t req, params_t) {
     auto& n = *ctx->deps.node;
-    bool ready = n.ready && !n.draining && n.database_ok;
-    const char* why = n.draining ? "draining" : !n.ready ? "starting" : "database unreachable";
-    send_json(req, ready ? 200 : 503,
-              ready ? json{{"status", "ready"}} : json{{"status", "not_ready"}, {"reason", why}});
+    auto v = judge_readiness(n.ready, n.draining, n.database_ok);
+    send_json(
+        req, v.ready ? 200 : 503,
+        v.ready ? json{{"status", "ready"}} : json{{"status", "not_ready"}, {"reason", v.reason}});
     return restinio::request_accepted();
   });
   r.http_get("/openapi.json", [](req_t req, params_t) {
@@ -420,7 +426,9 @@ void add_task_routes(router_t& r, const std::shared_ptr<context>& ctx) {
       if (!out) return send_error(req, out.error());
       send_json(req, out->created ? 201 : 200, to_json(out->run, false));
     };
-    caf::anon_send(ctx->deps.submitter, std::move(call));
+    auto submitter = actors::lookup(*ctx->deps.system, actors::submitter_key);
+    if (!submitter) return reject(req, {errc::unavailable, "the submitter is restarting", ""});
+    caf::anon_send(submitter, std::move(call));
     return restinio::request_accepted();
   });
 }
@@ -757,7 +765,9 @@ void add_cluster_routes(router_t& r, const std::shared_ptr<context>& ctx) {
                                                      {"pool", actors::pool_key},
                                                      {"recorder", actors::recorder_key},
                                                      {"scheduler", actors::scheduler_key},
-                                                     {"cluster", actors::cluster_key}};
+                                                     {"cluster", actors::cluster_key},
+                                                     {"submitter", actors::submitter_key},
+                                                     {"api_executor", actors::api_executor_key(0)}};
       auto it = keys.find(name);
       if (it == keys.end()) return reject(req, {errc::not_found, "no actor '" + name + "'", ""});
       auto a = actors::lookup(*ctx->deps.system, it->second);
