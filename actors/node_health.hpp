@@ -8,15 +8,13 @@ namespace orch::actors {
 
 /// A snapshot of what the node's actors and health probe have found.
 inline health_facts health_facts_of(const node_state& n) {
-  health_facts f;
-  f.database_reachable = n.database_ok;
-  f.scheduler_alive = n.scheduler_ok;
-  f.is_leader = n.is_leader;
-  f.cluster_leader_alive = n.cluster_leader_ok;
-  f.workers_alive = n.workers_ok;
-  f.local_workers = n.local_workers;
-  f.cluster_workers_up = n.cluster_workers;
-  return f;
+  return {.database_reachable = n.database_ok,
+          .scheduler_alive = n.scheduler_ok,
+          .is_leader = n.is_leader,
+          .cluster_leader_alive = n.cluster_leader_ok,
+          .workers_alive = n.workers_ok,
+          .local_workers = n.local_workers,
+          .cluster_workers_up = n.cluster_workers};
 }
 
 }  // namespace orch::actors
