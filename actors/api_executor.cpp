@@ -4,6 +4,7 @@
 
 #include "actors/engine.hpp"
 #include "actors/log.hpp"
+#include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "persistence/db.hpp"
 
@@ -14,8 +15,9 @@ struct api_state {
   std::unique_ptr<persistence::session> db;
 };
 
-caf::behavior api_actor(caf::stateful_actor<api_state>* self, std::string url) {
+caf::behavior api_actor(caf::stateful_actor<api_state>* self, std::string url, int index) {
   self->state.db = std::make_unique<persistence::session>(std::move(url));
+  register_as(self, api_executor_key(index));
   return {
       [=](api_call& call) {
         static auto& handled = global_metrics().messages("api");
@@ -27,13 +29,20 @@ caf::behavior api_actor(caf::stateful_actor<api_state>* self, std::string url) {
           log_error("api", std::string("unhandled error in API call: ") + e.what());
         }
       },
+      [=](crash_atom) -> caf::result<void> {
+        throw std::runtime_error("injected API executor crash");
+      },
   };
 }
 
 }  // namespace
 
-caf::actor spawn_api_executor(caf::actor_system& sys, const std::string& database_url) {
-  return sys.spawn<caf::detached>(api_actor, database_url);
+caf::actor spawn_api_executor(caf::actor_system& sys, const std::string& database_url, int index) {
+  return sys.spawn<caf::detached>(api_actor, database_url, index);
+}
+
+caf::atom_value api_executor_key(int index) {
+  return caf::atom_from_string("api" + std::to_string(index));
 }
 
 }  // namespace orch::actors

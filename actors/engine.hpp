@@ -56,10 +56,15 @@ struct submit_call {
 /// The submitter: gathers the submissions that arrive while it is busy and
 /// commits them together, one transaction (and one WAL flush) for many runs.
 /// Each caller still gets its own answer. Detached: it blocks on PostgreSQL.
+/// Registered as submitter_key.
 caf::actor spawn_submitter(caf::actor_system& sys, const engine_settings& cfg);
 
-/// One detached API executor with its own database connection.
-caf::actor spawn_api_executor(caf::actor_system& sys, const std::string& database_url);
+/// One detached API executor with its own database connection, the
+/// `index`-th of the node's. Registered as api_executor_key(index).
+caf::actor spawn_api_executor(caf::actor_system& sys, const std::string& database_url, int index);
+
+/// Registry key of the `index`-th API executor ("api0", "api1", ...).
+caf::atom_value api_executor_key(int index);
 
 /// Looks up a well-known actor of this node; an invalid handle while it is
 /// restarting.

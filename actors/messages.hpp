@@ -38,6 +38,7 @@ inline constexpr caf::atom_value pool_key = caf::atom("pool");
 inline constexpr caf::atom_value recorder_key = caf::atom("recorder");
 inline constexpr caf::atom_value scheduler_key = caf::atom("scheduler");
 inline constexpr caf::atom_value cluster_key = caf::atom("cluster");
+inline constexpr caf::atom_value submitter_key = caf::atom("submitter");
 
 /// A worker pool's request for runs: `n` more (or exactly `n` when `reset`),
 /// leased to `owner`, recorded as executing on `node`.

@@ -17,10 +17,16 @@ struct submitter_state {
   std::unique_ptr<persistence::session> db;
   std::vector<submit_call> pending;
   bool flush_queued = false;
+
+  // A submitter that dies still answers the submissions it gathered.
+  ~submitter_state() {
+    for (auto& c : pending) c.reply(error_info{errc::unavailable, "the submitter restarted", ""});
+  }
 };
 
 caf::behavior submitter_actor(caf::stateful_actor<submitter_state>* self, engine_settings cfg) {
   self->state.db = std::make_unique<persistence::session>(cfg.database_url);
+  register_as(self, submitter_key);
   return {
       [=](submit_call& call) {
         static auto& handled = global_metrics().messages("submitter");
@@ -69,6 +75,9 @@ caf::behavior submitter_actor(caf::stateful_actor<submitter_state>* self, engine
         if (any_created) {
           if (auto d = lookup(self->system(), dispatcher_key)) self->send(d, wake_atom::value);
         }
+      },
+      [=](crash_atom) -> caf::result<void> {
+        throw std::runtime_error("injected submitter crash");
       },
   };
 }

@@ -23,7 +23,9 @@ void add_debug_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
                                                    {"pool", actors::pool_key},
                                                    {"recorder", actors::recorder_key},
                                                    {"scheduler", actors::scheduler_key},
-                                                   {"cluster", actors::cluster_key}};
+                                                   {"cluster", actors::cluster_key},
+                                                   {"submitter", actors::submitter_key},
+                                                   {"api_executor", actors::api_executor_key(0)}};
     auto it = keys.find(name);
     if (it == keys.end()) return reject(req, {errc::not_found, "no actor '" + name + "'", ""});
     auto a = actors::lookup(*ctx->deps.system, it->second);

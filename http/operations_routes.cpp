@@ -3,6 +3,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "actors/metrics.hpp"
+#include "actors/node_health.hpp"
 #include "domain/time.hpp"
 #include "http/openapi_doc.hpp"
 #include "http/responses.hpp"
@@ -15,13 +16,9 @@ using json = nlohmann::json;
 void add_operations_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
   r.http_get("/health", [ctx](req_t req, params_t) {
     auto& n = *ctx->deps.node;
-    // This node's own actors, and the cluster as the database sees it: a
-    // scheduler leader somewhere and at least one worker node up.
-    bool scheduler = n.scheduler_ok && (n.is_leader || n.cluster_leader_ok);
-    bool workers = n.workers_ok && (n.local_workers || n.cluster_workers > 0);
-    json checks = {
-        {"database", n.database_ok.load()}, {"scheduler", scheduler}, {"workers", workers}};
-    bool ok = n.database_ok && scheduler && workers;
+    auto v = judge_health(actors::health_facts_of(n));
+    json checks = {{"database", v.database}, {"scheduler", v.scheduler}, {"workers", v.workers}};
+    bool ok = v.healthy();
     double uptime =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started).count();
     json body = {{"status", ok ? "healthy" : "unhealthy"},
@@ -44,11 +41,11 @@ void add_operations_routes(router_t& r, const std::shared_ptr<route_context>& ct
   });
   r.http_get("/ready", [ctx](req_t req, params_t) {
     auto& n = *ctx->deps.node;
-    bool ready = n.ready && !n.draining && n.database_ok;
-    const char* why = n.draining ? "draining" : !n.ready ? "starting" : "database unreachable";
+    auto v = judge_readiness(n.ready, n.draining, n.database_ok);
     // A state for load balancers rather than an error: no Retry-After (docs/openapi.json).
-    send_json(req, ready ? 200 : status_for(errc::unavailable),
-              ready ? json{{"status", "ready"}} : json{{"status", "not_ready"}, {"reason", why}});
+    send_json(
+        req, v.ready ? 200 : status_for(errc::unavailable),
+        v.ready ? json{{"status", "ready"}} : json{{"status", "not_ready"}, {"reason", v.reason}});
     return restinio::request_accepted();
   });
   r.http_get("/openapi.json", [](req_t req, params_t) {

@@ -32,8 +32,10 @@ struct server_options {
 /// Everything handlers send messages to.
 struct server_deps {
   caf::actor_system* system = nullptr;
-  std::vector<caf::actor> executors;  ///< API executors, used round-robin
-  caf::actor submitter;               ///< group-commits run submissions
+  /// API executors, found by actors::api_executor_key(0..n-1) and used round
+  /// robin; like the submitter (submitter_key), looked up per request, since
+  /// their supervisor replaces them.
+  int api_executors = 0;
   std::shared_ptr<actors::node_state> node;
   std::shared_ptr<auth_state> auth;
 };

@@ -1,16 +1,14 @@
 #include "runtime/cluster.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <map>
-#include <mutex>
+#include <optional>
 #include <set>
-#include <thread>
 
 #include "actors/engine.hpp"
 #include "actors/log.hpp"
@@ -20,480 +18,324 @@
 #include "persistence/db.hpp"
 #include "persistence/node_repo.hpp"
 #include "persistence/run_repo.hpp"
+#include "runtime/cluster_port.hpp"
+#include "runtime/cluster_router.hpp"
+#include "runtime/stall_watch.hpp"
 
 namespace orch::runtime {
 namespace {
 
 using namespace orch::actors;
 
-/// A peer that proved it holds the secret.
-struct peer {
-  peer_info info;
-  caf::actor agent;
-  bool draining = false;  // takes no more demand
-};
-
-/// A join this node answered, waiting for the other side's proof.
-struct pending_join {
-  peer_info info;
-  std::string client_nonce;
-  std::string server_nonce;
-};
-
 struct agent_state {
   std::unique_ptr<persistence::session> db;
-  std::map<caf::node_id, peer> peers;
-  std::map<caf::node_id, pending_join> pending;
-  std::set<std::string> connecting;                  // endpoints with a join in flight
-  std::map<std::string, sys_ms> refused_until;       // endpoints that failed the handshake
-  std::map<std::string, caf::node_id> route;         // local pool owner -> dispatcher peer
-  std::map<std::string, caf::node_id> remote_pools;  // remote pool owner -> its node
-  bool pool_waiting = false;                         // a local pool found no dispatcher
-  std::size_t next_route = 0;
+  std::optional<cluster_router> router;  // made once the agent knows its node id
+  std::map<peer_id, caf::actor> agents;  // of every peer, by its node
+  int max_lost_leases = default_max_lost_leases;
 };
 
-/// Tells whether this process was stopped (SIGSTOP, a paused VM) recently: a
-/// thread that wakes every 50 ms notices the gap. Only the gap between its own
-/// wake-ups counts, so slow database calls of the agent do not look like one.
-class stall_watch {
- public:
-  explicit stall_watch(millis timeout) : timeout_(timeout) {
-    beat_ = now();
-    std::thread([this] {
-      for (;;) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        check();
-      }
-    }).detach();
-  }
-  /// Whether peers lost now may have been lost because this process stalled.
-  bool stalled() {
-    check();
-    return now() < until_.load();
-  }
+using agent_ptr = caf::stateful_actor<agent_state>*;
 
- private:
-  using ns = long long;
-  static ns now() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-  void check() {
-    auto t = now();
-    auto gap = t - beat_.exchange(t);
-    auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout_).count() / 2;
-    if (gap > limit) {
-      until_ = t + 2 * std::chrono::duration_cast<std::chrono::nanoseconds>(timeout_).count();
-      log_warning("cluster", "this node was stalled for " + std::to_string(gap / 1000000) + " ms");
-    }
-  }
-  millis timeout_;
-  std::atomic<ns> beat_{0};
-  std::atomic<ns> until_{0};
-};
-
-stall_watch& the_stall_watch(millis timeout) {
-  static stall_watch w(timeout);  // one per process, for its life
-  return w;
+peer_id id_of(const caf::node_id& n) {
+  return caf::to_string(n);
 }
 
-bool has_role(const peer_info& p, const std::string& role) {
-  return std::find(p.roles.begin(), p.roles.end(), role) != p.roles.end();
+std::optional<peer_id> sender_id(const caf::strong_actor_ptr& sender) {
+  if (!sender) return std::nullopt;
+  return id_of(sender->node());
 }
 
-struct published {
-  std::mutex mu;
-  caf::actor_addr actor;
-};
-
-published& the_published() {
-  static published p;
-  return p;
+void tell(agent_ptr self, caf::atom_value key, caf::atom_value what) {
+  if (auto a = lookup(self->system(), key)) self->send(a, what);
 }
 
-// Publishes the agent on the cluster port, taking the port over from a
-// predecessor (a restart). Runs on the agent's own thread: it blocks.
-void publish(caf::local_actor* self, const cluster_config& cfg) {
-  auto& sys = self->system();
-  auto& pub = the_published();
-  std::lock_guard<std::mutex> lock(pub.mu);
-  // The predecessor's address is all that is left of it; unpublish wants a handle.
-  struct dead_handle {
-    caf::actor_addr addr;
-    const caf::actor_addr& address() const { return addr; }
-  };
-  if (pub.actor) {
-    sys.middleman().unpublish(dead_handle{pub.actor}, static_cast<std::uint16_t>(cfg.port));
+// Anonymous messages count as local only when they come from this process:
+// CAF gives no sender for anonymous messages from other nodes either, so
+// they are refused too (this node's code always sends with a sender here).
+void refuse_message(const caf::strong_actor_ptr& sender) {
+  global_metrics().cluster_rejected.Increment();
+  log_limited(log_level::warning, "cluster.unauthenticated", "cluster",
+              "refused a message from " +
+                  (sender ? caf::to_string(sender->node()) : std::string("an anonymous sender")) +
+                  ": the node has not proved the cluster secret");
+}
+
+void publish_peers(agent_ptr self, actors::node_state& node) {
+  auto n = static_cast<int>(self->state.router->peer_count());
+  node.peers = n;
+  global_metrics().cluster_peers.Set(n);
+}
+
+// Runs that cannot reach their pool go back to pending without using an attempt.
+void release_runs(agent_ptr self, const std::vector<run_assignment>& runs, const std::string& why) {
+  if (runs.empty()) return;
+  std::vector<persistence::completion> done;
+  for (const auto& a : runs) {
+    persistence::completion c;
+    c.id = a.run_id;
+    c.attempt = a.attempt;
+    c.owner = a.owner;
+    c.status = "pending";
+    c.release = true;
+    c.available_at = now_ms();
+    done.push_back(std::move(c));
   }
-  auto port = sys.middleman().publish(caf::actor_cast<caf::actor>(self),
-                                      static_cast<std::uint16_t>(cfg.port), cfg.bind.c_str(), true);
-  if (!port) {
-    // The supervisor restarts the agent with backoff and gives up on a storm.
-    throw std::runtime_error("cannot listen for the cluster on " + cfg.bind + ":" +
-                             std::to_string(cfg.port) + ": " + sys.render(port.error()));
-  }
-  pub.actor = self->address();
+  auto r = persistence::run_repo::complete(*self->state.db, done);
+  log_warning("cluster", "handed back " + std::to_string(runs.size()) + " run(s): " + why +
+                             (r ? "" : " (failed: " + r.error().message + ")"));
 }
 
-caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config cfg,
-                          engine_settings engine, agent_identity me,
-                          std::shared_ptr<node_state> node) {
-  self->state.db = std::make_unique<persistence::session>(engine.database_url);
-  auto* watch = &the_stall_watch(cfg.timeout);
-  publish(self, cfg);
-  register_as(self, cluster_key);
-  const peer_info my_info{me.name, me.incarnation, me.roles, me.advertise};
+void add_peer(agent_ptr self, actors::node_state& node, const caf::node_id& nid, caf::actor agent,
+              peer_info info) {
+  auto& st = self->state;
+  auto id = id_of(nid);
+  auto known = st.agents.find(id);
+  if (known != st.agents.end() && known->second == agent && st.router->find(id)) return;
+  self->monitor(agent);
+  log_info("cluster", "joined " + info.name + " (" + info.advertise + ")");
+  st.agents[id] = std::move(agent);
+  bool pool_waits = st.router->add_peer(id, std::move(info));
+  publish_peers(self, node);
+  if (pool_waits) tell(self, pool_key, hello_atom::value);
+}
 
-  auto publish_peers = [=] {
-    auto n = static_cast<int>(self->state.peers.size());
-    node->peers = n;
-    global_metrics().cluster_peers.Set(n);
-  };
+// The node of a lost peer is declared down and its leases released at once,
+// so its runs go back to pending within milliseconds of the loss.
+void declare_down(agent_ptr self, const peer_info& info, const caf::error& reason) {
+  auto& db = *self->state.db;
+  auto marked = persistence::node_repo::mark_down(db, info.name, info.incarnation);
+  auto released = persistence::run_repo::release_owner_prefix(
+      db, info.name + "/" + info.incarnation + ".", self->state.max_lost_leases);
+  long long n = db_ok(released, "cluster.release", "cluster") ? *released : 0;
+  global_metrics().peers_down.Increment();
+  global_metrics().leases_requeued.Increment(static_cast<double>(n));
+  bool declared = marked && *marked;
+  // Every surviving peer handles the loss; the first one does the work, the
+  // others find nothing left and say so quietly.
+  log_write(declared || n > 0 ? log_level::warning : log_level::info, "cluster",
+            "lost " + info.name + " (" + caf::to_string(reason) + "): " +
+                (declared ? "declared down, " : "") + std::to_string(n) + " run(s) released");
+  tell(self, dispatcher_key, wake_atom::value);
+  // A dead leader's lock is free now: a standby should not wait for its poll.
+  tell(self, scheduler_key, wake_atom::value);
+}
 
-  auto trusted = [=](const caf::strong_actor_ptr& sender) -> peer* {
-    if (!sender) return nullptr;
-    auto it = self->state.peers.find(sender->node());
-    return it == self->state.peers.end() ? nullptr : &it->second;
-  };
+void lose_peer(agent_ptr self, actors::node_state& node, stall_watch& watch, const peer_id& id,
+               const caf::error& reason) {
+  auto& st = self->state;
+  bool connection_lost = reason == caf::exit_reason::remote_link_unreachable;
+  auto loss = st.router->lose_peer(id, connection_lost, connection_lost && watch.stalled());
+  if (!loss) return;
+  st.agents.erase(id);
+  publish_peers(self, node);
+  if (auto d = lookup(self->system(), dispatcher_key))
+    self->send(d, forget_atom::value, loss->info.name);
+  if (loss->rerouted) tell(self, pool_key, hello_atom::value);
+  switch (loss->verdict) {
+    case peer_loss::agent_stopped:
+      log_info("cluster", "the agent of " + loss->info.name + " stopped (" +
+                              caf::to_string(reason) + "); rejoining");
+      return;
+    case peer_loss::this_node_stalled:
+      log_warning("cluster", "lost " + loss->info.name + " while this node was stalled; rejoining");
+      return;
+    case peer_loss::node_down:
+      declare_down(self, loss->info, reason);
+      return;
+  }
+}
 
-  // Anonymous messages count as local only when they come from this process:
-  // CAF gives no sender for anonymous messages from other nodes either, so
-  // they are refused too (this node's code always sends with a sender here).
-  auto local = [=](const caf::strong_actor_ptr& sender) {
-    return sender && sender->node() == self->node();
-  };
-
-  auto refuse_message = [=](const caf::strong_actor_ptr& sender) {
+// Connects to one endpoint and runs the handshake as the client.
+void join(agent_ptr self, actors::node_state& node, const peer_info& me,
+          const std::string& endpoint) {
+  auto ep = cluster_auth::parse_endpoint(endpoint);
+  if (!ep || !self->state.router->start_join(endpoint, now_ms())) return;
+  auto mm = self->system().middleman().actor_handle();
+  auto done = [=] { self->state.router->end_join(endpoint); };
+  auto refuse = [=](const std::string& why) {
+    self->state.router->refuse_endpoint(endpoint, now_ms());
     global_metrics().cluster_rejected.Increment();
-    log_limited(log_level::warning, "cluster.unauthenticated", "cluster",
-                "refused a message from " +
-                    (sender ? caf::to_string(sender->node()) : std::string("an anonymous sender")) +
-                    ": the node has not proved the cluster secret");
+    log_limited(log_level::warning, "cluster.refused." + endpoint, "cluster",
+                "refused " + endpoint + ": " + why);
   };
-
-  // Runs that cannot reach their pool go back to pending without using an attempt.
-  auto release_runs = [=](const std::vector<run_assignment>& runs, const std::string& why) {
-    if (runs.empty()) return;
-    std::vector<persistence::completion> done;
-    for (const auto& a : runs) {
-      persistence::completion c;
-      c.id = a.run_id;
-      c.attempt = a.attempt;
-      c.owner = a.owner;
-      c.status = "pending";
-      c.release = true;
-      c.available_at = now_ms();
-      done.push_back(std::move(c));
-    }
-    auto r = persistence::run_repo::complete(*self->state.db, done);
-    log_warning("cluster", "handed back " + std::to_string(runs.size()) + " run(s): " + why +
-                               (r ? "" : " (failed: " + r.error().message + ")"));
-  };
-
-  auto add_peer = [=](const caf::node_id& nid, caf::actor agent, peer_info info) {
-    auto& st = self->state;
-    auto it = st.peers.find(nid);
-    if (it != st.peers.end() && it->second.agent == agent) return;
-    self->monitor(agent);
-    log_info("cluster", "joined " + info.name + " (" + info.advertise + ")");
-    bool dispatcher = has_role(info, "dispatcher");
-    st.peers[nid] = peer{std::move(info), std::move(agent)};
-    publish_peers();
-    if (dispatcher && st.pool_waiting) {
-      st.pool_waiting = false;
-      if (auto pool = lookup(self->system(), pool_key)) self->send(pool, hello_atom::value);
-    }
-  };
-
-  // A peer is gone: its node is declared down and its leases released at
-  // once, so its runs go back to pending within milliseconds of the loss.
-  auto lose_peer = [=](const caf::node_id& nid, const caf::error& reason) {
-    auto& st = self->state;
-    auto it = st.peers.find(nid);
-    if (it == st.peers.end()) return;
-    auto info = it->second.info;
-    st.peers.erase(it);
-    publish_peers();
-    for (auto r = st.remote_pools.begin(); r != st.remote_pools.end();) {
-      if (r->second == nid)
-        r = st.remote_pools.erase(r);
-      else
-        ++r;
-    }
-    bool rerouted = false;
-    for (auto r = st.route.begin(); r != st.route.end();) {
-      if (r->second == nid) {
-        r = st.route.erase(r);
-        rerouted = true;
-      } else {
-        ++r;
-      }
-    }
-    if (auto d = lookup(self->system(), dispatcher_key))
-      self->send(d, forget_atom::value, info.name);
-    if (rerouted) {
-      if (auto pool = lookup(self->system(), pool_key)) self->send(pool, hello_atom::value);
-    }
-    // After this process was stopped (SIGSTOP, a VM pause) every peer looks
-    // lost; the peers were fine, this node was not. Judge nobody then: they
-    // are joined again on the next discovery.
-    // The peer's agent stopped (it crashed and is being restarted, or its node
-    // shuts down cleanly) while its node lives on: nothing to release. Only a
-    // lost connection (a dead or hung process) says the node is gone.
-    if (reason != caf::exit_reason::remote_link_unreachable) {
-      log_info("cluster", "the agent of " + info.name + " stopped (" + caf::to_string(reason) +
-                              "); rejoining");
-      return;
-    }
-    if (watch->stalled()) {
-      log_warning("cluster", "lost " + info.name + " while this node was stalled; rejoining");
-      return;
-    }
-    auto marked = persistence::node_repo::mark_down(*st.db, info.name, info.incarnation);
-    auto released = persistence::run_repo::release_owner_prefix(
-        *st.db, info.name + "/" + info.incarnation + ".", engine.max_lost_leases);
-    long long n = released ? *released : 0;
-    global_metrics().peers_down.Increment();
-    global_metrics().leases_requeued.Increment(static_cast<double>(n));
-    bool declared = marked && *marked;
-    // Every surviving peer handles the loss; the first one does the work, the
-    // others find nothing left and say so quietly.
-    log_write(declared || n > 0 ? log_level::warning : log_level::info, "cluster",
-              "lost " + info.name + " (" + caf::to_string(reason) + "): " +
-                  (declared ? "declared down, " : "") + std::to_string(n) + " run(s) released");
-    if (auto d = lookup(self->system(), dispatcher_key)) self->send(d, wake_atom::value);
-    // A dead leader's lock is free now: a standby should not wait for its poll.
-    if (auto s = lookup(self->system(), scheduler_key)) self->send(s, wake_atom::value);
-  };
-
-  // Connects to one endpoint and runs the handshake as the client.
-  auto join = [=](const std::string& endpoint) {
-    auto& st = self->state;
-    if (st.connecting.count(endpoint) != 0) return;
-    auto until = st.refused_until.find(endpoint);
-    if (until != st.refused_until.end() && now_ms() < until->second) return;
-    auto ep = cluster_auth::parse_endpoint(endpoint);
-    if (!ep) return;
-    st.connecting.insert(endpoint);
-    auto mm = self->system().middleman().actor_handle();
-    auto done = [=] { self->state.connecting.erase(endpoint); };
-    auto refuse = [=](const std::string& why) {
-      self->state.refused_until[endpoint] = now_ms() + std::chrono::seconds(5);
-      global_metrics().cluster_rejected.Increment();
-      log_limited(log_level::warning, "cluster.refused." + endpoint, "cluster",
-                  "refused " + endpoint + ": " + why);
-    };
-    self->request(mm, std::chrono::seconds(5), caf::connect_atom::value, ep->host, ep->port)
+  auto node_ptr = &node;
+  auto prove = [=](const caf::node_id& nid, const caf::actor& remote) {
+    auto client_nonce = cluster_auth::make_nonce();
+    self->request(remote, std::chrono::seconds(5), join_atom::value, me, client_nonce)
         .then(
-            [=](const caf::node_id& nid, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
-              if (!ptr || nid == self->node() || self->state.peers.count(nid) != 0) {
-                done();
-                return;
-              }
-              auto remote = caf::actor_cast<caf::actor>(ptr);
-              auto client_nonce = cluster_auth::make_nonce();
-              self->request(remote, std::chrono::seconds(5), join_atom::value, my_info,
-                            client_nonce)
+            [=](const std::string& server_nonce, const std::string& server_proof) {
+              auto& router = *self->state.router;
+              bool genuine = router.server_is_genuine(client_nonce, server_nonce, server_proof);
+              // Our proof goes out either way, so the other side learns (and
+              // logs) that the secrets differ.
+              self->request(remote, std::chrono::seconds(5), auth_atom::value,
+                            router.client_proof(client_nonce, server_nonce))
                   .then(
-                      [=](const std::string& server_nonce, const std::string& server_proof) {
-                        bool genuine = cluster_auth::same(
-                            server_proof,
-                            cluster_auth::proof(cfg.secret, "server", client_nonce, server_nonce));
-                        // Our proof goes out either way, so the other side learns
-                        // (and logs) that the secrets differ.
-                        self->request(remote, std::chrono::seconds(5), auth_atom::value,
-                                      cluster_auth::proof(cfg.secret, "client", client_nonce,
-                                                          server_nonce))
-                            .then(
-                                [=](peer_info& info) {
-                                  done();
-                                  if (genuine) add_peer(nid, remote, std::move(info));
-                                },
-                                [=](const caf::error&) { done(); });
-                        if (!genuine) {
-                          refuse("the node there does not hold the cluster secret");
-                        }
-                      },
-                      [=](const caf::error& e) {
+                      [=](peer_info& info) {
                         done();
-                        log_limited(log_level::debug, "cluster.join." + endpoint, "cluster",
-                                    "join " + endpoint + " failed: " + caf::to_string(e));
-                      });
+                        if (genuine) add_peer(self, *node_ptr, nid, remote, std::move(info));
+                      },
+                      [=](const caf::error&) { done(); });
+              if (!genuine) refuse("the node there does not hold the cluster secret");
             },
             [=](const caf::error& e) {
               done();
-              log_limited(log_level::debug, "cluster.connect." + endpoint, "cluster",
-                          "cannot reach " + endpoint + ": " + caf::to_string(e));
+              log_limited(log_level::debug, "cluster.join." + endpoint, "cluster",
+                          "join " + endpoint + " failed: " + caf::to_string(e));
             });
   };
+  self->request(mm, std::chrono::seconds(5), caf::connect_atom::value, ep->host, ep->port)
+      .then(
+          [=](const caf::node_id& nid, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+            if (!ptr || nid == self->node() || self->state.router->find(id_of(nid))) {
+              done();
+              return;
+            }
+            prove(nid, caf::actor_cast<caf::actor>(ptr));
+          },
+          [=](const caf::error& e) {
+            done();
+            log_limited(log_level::debug, "cluster.connect." + endpoint, "cluster",
+                        "cannot reach " + endpoint + ": " + caf::to_string(e));
+          });
+}
 
-  auto discover = [=] {
-    auto& st = self->state;
-    auto rows = persistence::node_repo::list(*st.db, engine.node_timeout);
-    if (rows) {
-      for (const auto& n : *rows) {
-        if (n.name == me.name || n.advertise.empty() || n.status == "down") continue;
-        bool known = false;
-        for (const auto& [nid, p] : st.peers) {
-          if (p.info.name == n.name && p.info.incarnation == n.incarnation) known = true;
-        }
-        if (!known) join(n.advertise);
-      }
-    }
-    for (const auto& seed : cfg.seeds) {
-      bool known = seed == me.advertise;
-      for (const auto& [nid, p] : st.peers) known = known || p.info.advertise == seed;
-      if (!known) join(seed);
-    }
-  };
+void discover(agent_ptr self, actors::node_state& node, const cluster_config& cfg,
+              const engine_settings& engine, const peer_info& me) {
+  auto& st = self->state;
+  std::vector<persistence::node_row> rows;
+  if (auto r = persistence::node_repo::list(*st.db, engine.node_timeout)) rows = std::move(*r);
+  for (const auto& endpoint : st.router->endpoints_to_join(rows, cfg.seeds, me)) {
+    join(self, node, me, endpoint);
+  }
+}
 
-  // The agent is reachable from other nodes: an exit message from one of them
-  // would stop it (and a stream of them would exhaust its supervisor), so only
-  // this node's own actors may stop it.
-  self->set_exit_handler([=](caf::exit_msg& em) {
-    if (em.source && em.source.node() != self->node()) {
-      global_metrics().cluster_rejected.Increment();
-      log_limited(log_level::warning, "cluster.exit", "cluster",
-                  "refused an exit message from " + caf::to_string(em.source.node()));
+// The agent is reachable from other nodes: an exit message from one of them
+// would stop it (and a stream of them would exhaust its supervisor), so only
+// this node's own actors may stop it.
+void on_exit(agent_ptr self, caf::exit_msg& em) {
+  if (em.source && em.source.node() != self->node()) {
+    global_metrics().cluster_rejected.Increment();
+    log_limited(log_level::warning, "cluster.exit", "cluster",
+                "refused an exit message from " + caf::to_string(em.source.node()));
+    return;
+  }
+  self->quit(em.reason);
+}
+
+void on_down(agent_ptr self, actors::node_state& node, stall_watch& watch, caf::down_msg& dm) {
+  for (const auto& [id, agent] : self->state.agents) {
+    if (agent.address() == dm.source) {
+      auto lost = id;
+      lose_peer(self, node, watch, lost, dm.reason);
       return;
     }
-    self->quit(em.reason);
-  });
+  }
+}
 
-  self->set_down_handler([=](caf::down_msg& dm) {
-    for (const auto& [nid, p] : self->state.peers) {
-      if (p.agent.address() == dm.source) {
-        auto id = nid;
-        lose_peer(id, dm.reason);
-        return;
-      }
-    }
-  });
+caf::behavior agent_actor(agent_ptr self, cluster_config cfg, engine_settings engine,
+                          agent_identity id, std::shared_ptr<node_state> node) {
+  self->state.db = std::make_unique<persistence::session>(engine.database_url);
+  self->state.max_lost_leases = engine.max_lost_leases;
+  self->state.router.emplace(id_of(self->node()), cfg.secret);
+  auto* watch = &the_stall_watch(cfg.timeout);
+  publish_on_cluster_port(self, cfg);
+  register_as(self, cluster_key);
+  const peer_info me{id.name, id.incarnation, id.roles, id.advertise};
+  auto from = [=] { return sender_id(self->current_sender()); };
+  auto local = [=] { return self->state.router->classify(from()) == sender_kind::local; };
 
+  self->set_exit_handler([=](caf::exit_msg& em) { on_exit(self, em); });
+  self->set_down_handler([=](caf::down_msg& dm) { on_down(self, *node, *watch, dm); });
   self->send(self, tick_atom::value);
 
   return {
       // Handshake, server side: a node asks to join with its nonce; we answer
       // with ours and our proof, then wait for its proof.
       [=](join_atom, peer_info& info, std::string& client_nonce) -> caf::result<caf::message> {
-        auto sender = self->current_sender();
-        if (!sender || sender->node() == self->node() || client_nonce.size() != 32 ||
-            info.name.size() > 63) {
-          refuse_message(sender);
+        auto server_nonce = cluster_auth::make_nonce();
+        auto proof =
+            self->state.router->accept_join(from(), std::move(info), client_nonce, server_nonce);
+        if (!proof) {
+          refuse_message(self->current_sender());
           return caf::make_error(caf::sec::invalid_argument);
         }
-        auto& pending = self->state.pending;
-        if (pending.size() >= 256) pending.erase(pending.begin());
-        auto server_nonce = cluster_auth::make_nonce();
-        auto proof = cluster_auth::proof(cfg.secret, "server", client_nonce, server_nonce);
-        pending[sender->node()] = pending_join{std::move(info), client_nonce, server_nonce};
-        return caf::make_message(server_nonce, proof);
+        return caf::make_message(server_nonce, *proof);
       },
       [=](auth_atom, const std::string& client_proof) -> caf::result<peer_info> {
         auto sender = self->current_sender();
-        if (!sender) return caf::make_error(caf::sec::invalid_argument);
-        auto& pending = self->state.pending;
-        auto it = pending.find(sender->node());
-        if (it == pending.end()) {
-          refuse_message(sender);
-          return caf::make_error(caf::sec::invalid_argument);
+        auto outcome = self->state.router->check_auth(from(), client_proof);
+        switch (outcome.kind) {
+          case auth_outcome::anonymous:
+            return caf::make_error(caf::sec::invalid_argument);
+          case auth_outcome::unknown:
+            refuse_message(sender);
+            return caf::make_error(caf::sec::invalid_argument);
+          case auth_outcome::wrong_secret:
+            global_metrics().cluster_rejected.Increment();
+            log_limited(log_level::warning, "cluster.refused." + outcome.info.name, "cluster",
+                        "refused node " + outcome.info.name + " (" + outcome.info.advertise +
+                            "): wrong cluster secret");
+            return caf::make_error(caf::sec::invalid_argument);
+          case auth_outcome::accepted:
+            break;
         }
-        auto join = std::move(it->second);
-        pending.erase(it);
-        auto expected =
-            cluster_auth::proof(cfg.secret, "client", join.client_nonce, join.server_nonce);
-        if (!cluster_auth::same(client_proof, expected)) {
-          global_metrics().cluster_rejected.Increment();
-          log_limited(log_level::warning, "cluster.refused." + join.info.name, "cluster",
-                      "refused node " + join.info.name + " (" + join.info.advertise +
-                          "): wrong cluster secret");
-          return caf::make_error(caf::sec::invalid_argument);
-        }
-        add_peer(sender->node(), caf::actor_cast<caf::actor>(sender), std::move(join.info));
-        return my_info;
+        add_peer(self, *node, sender->node(), caf::actor_cast<caf::actor>(sender),
+                 std::move(outcome.info));
+        return me;
       },
       // A pool asks for runs: from this node's pool it goes to a dispatcher
       // peer; from a peer's agent it goes to this node's dispatcher.
       [=](demand_atom, demand_msg& d) {
-        auto sender = self->current_sender();
         auto& st = self->state;
-        if (sender && sender->node() == self->node()) {
-          auto it = st.route.find(d.owner);
-          if (it == st.route.end() || st.peers.count(it->second) == 0) {
-            std::vector<caf::node_id> candidates;
-            for (const auto& [nid, p] : st.peers) {
-              if (has_role(p.info, "dispatcher") && !p.draining) candidates.push_back(nid);
-            }
-            if (candidates.empty()) {
-              st.pool_waiting = true;
-              return;
-            }
-            st.route[d.owner] = candidates[st.next_route++ % candidates.size()];
-            it = st.route.find(d.owner);
-          }
-          self->send(st.peers[it->second].agent, demand_atom::value, std::move(d));
-          return;
+        auto route = st.router->route_demand(from(), d.owner, node->draining);
+        switch (route.kind) {
+          case demand_route::refused:
+            return refuse_message(self->current_sender());
+          case demand_route::no_dispatcher:
+            return;  // the pool is told when a dispatcher peer joins
+          case demand_route::to_peer:
+            return self->send(st.agents[route.peer], demand_atom::value, std::move(d));
+          case demand_route::draining:
+            return self->send(st.agents[route.peer], drain_atom::value);
+          case demand_route::to_dispatcher:
+            // Restarting: the pool asks again within a second.
+            if (auto dispatcher = lookup(self->system(), dispatcher_key))
+              self->send(dispatcher, demand_atom::value, std::move(d));
+            return;
         }
-        auto from = trusted(sender);
-        if (!from) return refuse_message(sender);
-        if (node->draining) {
-          // This node claims nothing more: the pool should ask another one.
-          self->send(from->agent, drain_atom::value);
-          return;
-        }
-        auto dispatcher = lookup(self->system(), dispatcher_key);
-        if (!dispatcher) return;  // restarting: the pool asks again within a second
-        st.remote_pools[d.owner] = sender->node();
-        self->send(dispatcher, demand_atom::value, std::move(d));
       },
       [=](assignment_batch& b) {
-        auto sender = self->current_sender();
         auto& st = self->state;
         if (b.runs.empty()) return;
-        if (sender && sender->node() == self->node()) {
-          // From our dispatcher, for a pool on another node.
-          auto it = st.remote_pools.find(b.runs.front().owner);
-          if (it == st.remote_pools.end() || st.peers.count(it->second) == 0) {
-            return release_runs(b.runs, "their pool's node is gone");
-          }
-          self->send(st.peers[it->second].agent, std::move(b));
-          return;
+        auto route = st.router->route_batch(from(), b.runs.front().owner);
+        switch (route.kind) {
+          case batch_route::refused:
+            return refuse_message(self->current_sender());
+          case batch_route::release:
+            return release_runs(self, b.runs, "their pool's node is gone");
+          case batch_route::to_peer:
+            return self->send(st.agents[route.peer], std::move(b));
+          case batch_route::to_pool:
+            if (auto pool = lookup(self->system(), pool_key)) return self->send(pool, std::move(b));
+            return release_runs(self, b.runs, "this node's pool is restarting");
         }
-        if (!trusted(sender)) return refuse_message(sender);
-        auto pool = lookup(self->system(), pool_key);
-        if (!pool) return release_runs(b.runs, "this node's pool is restarting");
-        self->send(pool, std::move(b));
       },
       // A peer drains: demand goes elsewhere from now on.
       [=](drain_atom) {
-        auto sender = self->current_sender();
-        auto from = trusted(sender);
-        if (!from) return refuse_message(sender);
-        from->draining = true;
-        auto& st = self->state;
-        bool rerouted = false;
-        for (auto r = st.route.begin(); r != st.route.end();) {
-          if (r->second == sender->node()) {
-            r = st.route.erase(r);
-            rerouted = true;
-          } else {
-            ++r;
-          }
-        }
-        log_info("cluster", from->info.name + " is draining");
-        if (rerouted) {
-          if (auto pool = lookup(self->system(), pool_key)) self->send(pool, hello_atom::value);
-        }
+        auto drain = self->state.router->on_drain(from());
+        if (drain.refused) return refuse_message(self->current_sender());
+        log_info("cluster", drain.name + " is draining");
+        if (drain.rerouted) tell(self, pool_key, hello_atom::value);
       },
       [=](tick_atom) {
-        if (!local(self->current_sender())) return refuse_message(self->current_sender());
-        discover();
+        if (!local()) return refuse_message(self->current_sender());
+        discover(self, *node, cfg, engine, me);
         global_metrics().mailbox("cluster").Set(static_cast<double>(self->mailbox().size()));
         self->delayed_send(self, cfg.heartbeat, tick_atom::value);
       },
       [=](crash_atom) -> caf::result<void> {
-        if (!local(self->current_sender())) {
+        if (!local()) {
           refuse_message(self->current_sender());
           return caf::unit;
         }
@@ -503,15 +345,6 @@ caf::behavior agent_actor(caf::stateful_actor<agent_state>* self, cluster_config
 }
 
 }  // namespace
-
-void configure_middleman(caf::actor_system_config& cfg, const cluster_config& cluster) {
-  cfg.load<caf::io::middleman>();
-  // Only nodes of this application complete CAF's handshake; the secret is
-  // checked on top of it by the agents.
-  cfg.set("middleman.app-identifiers", std::vector<std::string>{"orchestrator-cluster-1"});
-  cfg.set("middleman.heartbeat-interval", caf::timespan{cluster.heartbeat});
-  cfg.set("middleman.connection-timeout", caf::timespan{cluster.timeout});
-}
 
 caf::actor spawn_cluster_agent(caf::actor_system& sys, const cluster_config& cfg,
                                const engine_settings& engine, agent_identity me,

@@ -3,7 +3,8 @@
 /// nodes can reach. It joins peers found in the `nodes` table (and seeds),
 /// proves and checks the cluster secret, watches every peer with a remote
 /// monitor, releases the leases of peers that die, and carries work between
-/// a dispatcher on one node and a worker pool on another.
+/// a dispatcher on one node and a worker pool on another. Its decisions are
+/// cluster_router's; the port it listens on is set up by cluster_port.
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -30,10 +31,5 @@ struct agent_identity {
 caf::actor spawn_cluster_agent(caf::actor_system& sys, const cluster_config& cfg,
                                const actors::engine_settings& engine, agent_identity me,
                                std::shared_ptr<actors::node_state> node);
-
-/// Loads CAF's middleman into `cfg` with the cluster's timings: heartbeats and
-/// a connection timeout (off by default in CAF 0.17), so a peer that hangs
-/// without closing its socket is cut off too.
-void configure_middleman(caf::actor_system_config& cfg, const cluster_config& cluster);
 
 }  // namespace orch::runtime

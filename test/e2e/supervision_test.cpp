@@ -201,3 +201,56 @@ BOOST_AUTO_TEST_CASE(a_restart_storm_at_the_root_makes_the_process_exit_non_zero
   BOOST_TEST(code == 3, "log:\n" << srv.log());
   BOOST_TEST(srv.log().find("supervision gave up") != std::string::npos);
 }
+
+namespace {
+
+/// Submits a run of `task` until the submitter takes it (it may be between
+/// incarnations right after a crash); the run's id.
+std::string submit_once_restarted(const client& c, const std::string& task) {
+  std::string id;
+  bool created = eventually(
+      [&] {
+        auto r = c.post("/v1/tasks/" + task + "/runs", json::object());
+        if (r.status != 201) return false;
+        id = r.js()["id"].get<std::string>();
+        return true;
+      },
+      10s);
+  BOOST_REQUIRE_MESSAGE(created, "no submission was answered 201 after the restart");
+  return id;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_crashed_submitter_is_restarted_and_submissions_are_answered_again) {
+  server srv(fault_env());
+  srv.start_ready();
+  auto c = srv.http();
+  put_task(c, "quick", "true", 1);
+
+  crash(c, "submitter", restarts_of("submitter"));
+
+  auto id = submit_once_restarted(c, "quick");
+  require_all_succeed(c, {id, submit(c, "quick")});
+  BOOST_TEST(c.get("/v1/runs/" + id).status == 200);
+  BOOST_TEST(metric(c, restarts_of("submitter")) == 1);
+  BOOST_TEST(srv.running());
+}
+
+BOOST_AUTO_TEST_CASE(a_crashed_api_executor_is_restarted_and_requests_are_answered_again) {
+  auto env = fault_env();
+  env["API_WORKERS"] = "1";  // the only one: nothing else could answer for it
+  server srv(env);
+  srv.start_ready();
+  auto c = srv.http();
+  put_task(c, "quick", "true", 1);
+
+  crash(c, "api_executor", restarts_of("api_executor"));
+
+  BOOST_TEST(eventually([&] { return c.get("/v1/tasks/quick").status == 200; }, 10s));
+  auto id = submit_once_restarted(c, "quick");
+  require_all_succeed(c, {id});
+  BOOST_TEST(c.get("/v1/runs?task=quick").status == 200);
+  BOOST_TEST(metric(c, restarts_of("api_executor")) == 1);
+  BOOST_TEST(srv.running());
+}
