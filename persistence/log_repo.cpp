@@ -20,7 +20,7 @@ status append(session& db, const std::vector<new_log_line>& lines) {
                      {"step", l.step.empty() ? nlohmann::json() : nlohmann::json(l.step)},
                      {"line", l.line}});
   }
-  auto payload = items.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  auto payload = json_text(items);
   auto res = db.transact([&](pqxx::work& tx) {
     // Log lines are not a guarantee; they need not wait for the WAL flush.
     tx.exec("SET LOCAL synchronous_commit = off");

@@ -46,4 +46,8 @@ std::optional<int> opt_int(const pqxx::field& f) {
   return f.as<int>();
 }
 
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace orch::persistence

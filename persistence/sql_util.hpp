@@ -1,6 +1,7 @@
 #pragma once
 /// \file sql_util.hpp Small helpers shared by the repositories.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -12,6 +13,9 @@ namespace orch::persistence {
 
 /// `(extract(epoch from col)*1000)::bigint`: times travel as epoch milliseconds.
 std::string epoch_ms(const std::string& column);
+
+/// JSON as text for a jsonb parameter; invalid UTF-8 is replaced, never thrown on.
+std::string json_text(const nlohmann::json& j);
 
 /// A PostgreSQL array literal of strings, with quoting: {"a","b\"c"}.
 std::string text_array(const std::vector<std::string>& items);

@@ -7,7 +7,7 @@ set -euo pipefail
 
 bin_dir() {
   local d
-  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  d=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
   [ -n "$d" ] || { echo "pg-throwaway: PostgreSQL is not installed" >&2; exit 1; }
   echo "$d"
 }

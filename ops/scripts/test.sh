@@ -14,6 +14,7 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 
 eval "$(bash ops/scripts/pg-throwaway.sh start)"
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() { bash "$ROOT/ops/scripts/pg-throwaway.sh" stop "$PG_TMP"; }
 trap cleanup EXIT
 echo "test.sh: PostgreSQL on 127.0.0.1:$PG_PORT ($PG_TMP)"
