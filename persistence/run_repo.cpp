@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
-#include <tuple>
 
 #include "persistence/db.hpp"
 #include "persistence/sql_util.hpp"
