@@ -48,8 +48,9 @@ struct error_info {
 error_info validation_error(const std::vector<field_error>& errors);
 
 /// Either a value or an error_info; a minimal stand-in for std::expected.
+/// Dropping one unread is a compile error: handle it, or log and count it.
 template <class T>
-class result {
+class [[nodiscard]] result {
  public:
   result(T value) : v_(std::move(value)) {}       // NOLINT(google-explicit-constructor)
   result(error_info err) : v_(std::move(err)) {}  // NOLINT(google-explicit-constructor)
