@@ -1,16 +1,14 @@
-#include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_behavior.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <map>
 
 #include "actors/engine.hpp"
 #include "actors/log.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
-#include "persistence/db.hpp"
-#include "persistence/log_repo.hpp"
-#include "persistence/run_repo.hpp"
 
 namespace orch::actors {
 namespace {
@@ -29,8 +27,11 @@ struct counters {
   std::map<std::string, prometheus::Counter*> tasks, errors, steps;
 };
 
+// The protocol plus the flush the recorder sends itself.
+using recorder_impl = recorder_actor::extend<caf::reacts_to<flush_atom>>;
+
 struct recorder_state {
-  std::unique_ptr<persistence::session> db;
+  std::unique_ptr<record_store> db;
   std::vector<run_result> results;
   std::vector<log_line_msg> logs;
   bool flush_scheduled = false;
@@ -86,9 +87,10 @@ void count(counters& c, const run_result& r) {
   for (const auto& s : r.steps) labelled(c.steps, m.steps_total, "status", s.status).Increment();
 }
 
-caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_settings cfg,
-                             std::shared_ptr<node_state> node) {
-  self->state.db = std::make_unique<persistence::session>(cfg.database_url);
+recorder_impl::behavior_type recorder(recorder_impl::stateful_pointer<recorder_state> self,
+                                      engine_settings cfg, std::shared_ptr<node_state> node,
+                                      store_opener<record_store> open) {
+  self->state.db = open();
   // Results held by a crashed predecessor are gone; their runs are released by
   // the next incarnation of the pool.
   node->unrecorded = 0;
@@ -105,7 +107,7 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
         lines.push_back({l.run_id, l.attempt, from_epoch_ms(l.ts_ms), std::move(l.stream),
                          std::move(l.step), std::move(l.line)});
       }
-      auto res = persistence::log_repo::append(*st.db, lines);
+      auto res = st.db->append_logs(lines);
       if (db_ok(res, "recorder.logs", "recorder")) {
         st.logs.clear();
       } else {
@@ -124,7 +126,7 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
       std::vector<persistence::completion> batch;
       batch.reserve(n);
       for (std::size_t i = 0; i < n; ++i) batch.push_back(to_completion(st.results[i]));
-      auto applied = persistence::run_repo::complete(*st.db, batch);
+      auto applied = st.db->complete(batch);
       if (applied) {
         auto stale = static_cast<long long>(n) - static_cast<long long>(applied->size());
         if (stale > 0) {
@@ -180,14 +182,13 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
         schedule();
       },
       [=](flush_atom) { flush(); },
-      [=](renew_msg& m) -> caf::message {
+      [=](renew_msg& m) -> caf::result<std::vector<long long>, std::vector<long long>> {
         auto& st = self->state;
         global_metrics().mailbox("recorder").Set(static_cast<double>(self->mailbox().size()));
         if (st.released_for != m.owner) {
           // A new pool incarnation: the runs leased to earlier ones of this
           // node (a crashed pool, a killed process) will never be finished.
-          auto n = persistence::run_repo::release_dead_incarnations(*st.db, cfg.node_name, m.owner,
-                                                                    cfg.max_lost_leases);
+          auto n = st.db->release_dead_incarnations(cfg.node_name, m.owner, cfg.max_lost_leases);
           if (db_ok(n, "recorder.release_dead", "recorder")) {
             st.released_for = m.owner;
             if (*n > 0) {
@@ -201,11 +202,11 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
         for (const auto& r : st.results) {
           if (r.owner == m.owner) m.ids.push_back(r.run_id);
         }
-        auto out = persistence::run_repo::renew(*st.db, m.owner, m.ids, cfg.lease_timeout);
+        auto out = st.db->renew(m.owner, m.ids, cfg.lease_timeout);
         if (!db_ok(out, "recorder.renew", "recorder")) {
-          return caf::make_message(std::vector<long long>{}, std::vector<long long>{});
+          return {std::vector<long long>{}, std::vector<long long>{}};
         }
-        return caf::make_message(std::move(out->flagged), std::move(out->lost));
+        return {std::move(out->flagged), std::move(out->lost)};
       },
       // A round trip for shutdown: the answer comes after every message sent
       // to the recorder before this one has been taken in (and counted).
@@ -216,9 +217,14 @@ caf::behavior recorder_actor(caf::stateful_actor<recorder_state>* self, engine_s
 
 }  // namespace
 
-caf::actor spawn_recorder(caf::actor_system& sys, const engine_settings& cfg,
-                          std::shared_ptr<node_state> node) {
-  return sys.spawn<caf::detached>(recorder_actor, cfg, std::move(node));
+recorder_actor spawn_recorder(caf::actor_system& sys, const engine_settings& cfg,
+                              std::shared_ptr<node_state> node, store_opener<record_store> open,
+                              spawn_mode mode) {
+  if (!open) open = postgres_record_store(cfg.database_url);
+  auto impl = mode == spawn_mode::detached
+                  ? sys.spawn<caf::detached>(recorder, cfg, std::move(node), std::move(open))
+                  : sys.spawn(recorder, cfg, std::move(node), std::move(open));
+  return caf::actor_cast<recorder_actor>(impl);
 }
 
 }  // namespace orch::actors

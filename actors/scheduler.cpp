@@ -19,8 +19,8 @@ struct scheduler_state {
   unsigned long long generation = 0;
 };
 
-caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine_settings cfg,
-                              std::shared_ptr<node_state> node) {
+caf::behavior scheduler(caf::stateful_actor<scheduler_state>* self, engine_settings cfg,
+                        std::shared_ptr<node_state> node) {
   self->state.db = std::make_unique<persistence::session>(cfg.database_url);
   register_as(self, scheduler_key);
   node->scheduler_ok = true;
@@ -70,7 +70,7 @@ caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine
       }
     }
     if (any) {
-      if (auto d = lookup(self->system(), dispatcher_key)) self->send(d, wake_atom::value);
+      if (auto d = lookup<dispatcher_entry>(self->system())) self->send(d, wake_atom::value);
     }
     auto next = persistence::schedule_repo::next_due(*s.db);
     if (!db_ok(next, "scheduler.next_due", "scheduler")) return millis(500);
@@ -107,7 +107,7 @@ caf::behavior scheduler_actor(caf::stateful_actor<scheduler_state>* self, engine
 
 caf::actor spawn_scheduler(caf::actor_system& sys, const engine_settings& cfg,
                            std::shared_ptr<node_state> node) {
-  return sys.spawn<caf::detached>(scheduler_actor, cfg, std::move(node));
+  return sys.spawn<caf::detached>(scheduler, cfg, std::move(node));
 }
 
 }  // namespace orch::actors

@@ -1,6 +1,8 @@
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_behavior.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/engine.hpp"
 #include "actors/log.hpp"
@@ -13,6 +15,9 @@ namespace {
 
 constexpr std::size_t max_group = 1000;
 
+// The protocol plus the flush the submitter sends itself.
+using submitter_impl = submitter_actor::extend<caf::reacts_to<flush_atom>>;
+
 struct submitter_state {
   std::unique_ptr<persistence::session> db;
   std::vector<submit_call> pending;
@@ -24,7 +29,8 @@ struct submitter_state {
   }
 };
 
-caf::behavior submitter_actor(caf::stateful_actor<submitter_state>* self, engine_settings cfg) {
+submitter_impl::behavior_type submitter(submitter_impl::stateful_pointer<submitter_state> self,
+                                        engine_settings cfg) {
   self->state.db = std::make_unique<persistence::session>(cfg.database_url);
   register_as(self, submitter_key);
   return {
@@ -73,7 +79,7 @@ caf::behavior submitter_actor(caf::stateful_actor<submitter_state>* self, engine
                       "submissions failed: " + out.error().message);
         }
         if (any_created) {
-          if (auto d = lookup(self->system(), dispatcher_key)) self->send(d, wake_atom::value);
+          if (auto d = lookup<dispatcher_entry>(self->system())) self->send(d, wake_atom::value);
         }
       },
       [=](crash_atom) -> caf::result<void> {
@@ -84,8 +90,8 @@ caf::behavior submitter_actor(caf::stateful_actor<submitter_state>* self, engine
 
 }  // namespace
 
-caf::actor spawn_submitter(caf::actor_system& sys, const engine_settings& cfg) {
-  return sys.spawn<caf::detached>(submitter_actor, cfg);
+submitter_actor spawn_submitter(caf::actor_system& sys, const engine_settings& cfg) {
+  return caf::actor_cast<submitter_actor>(sys.spawn<caf::detached>(submitter, cfg));
 }
 
 }  // namespace orch::actors

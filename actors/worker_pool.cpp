@@ -1,11 +1,10 @@
 #include <atomic>
-#include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_behavior.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <map>
-#include <mutex>
-#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -28,8 +27,9 @@ struct worker_state {
   std::unique_ptr<run_executor> executor;
 };
 
-caf::behavior worker_actor(caf::stateful_actor<worker_state>* self, caf::actor pool,
-                           engine_settings cfg, std::shared_ptr<cancel_registry> cancels) {
+worker_actor::behavior_type worker(worker_actor::stateful_pointer<worker_state> self,
+                                   pool_actor pool, engine_settings cfg,
+                                   std::shared_ptr<cancel_registry> cancels) {
   self->state.executor = std::make_unique<run_executor>(cfg.max_log_lines, cfg.kill_grace);
   return {
       [=](run_assignment& a) {
@@ -42,9 +42,9 @@ caf::behavior worker_actor(caf::stateful_actor<worker_state>* self, caf::actor p
         if (!token) token = std::make_shared<steps::cancel_token>();
         auto& sys = self->system();
         auto result = self->state.executor->execute(a, *token, [&sys](log_batch&& b) {
-          caf::anon_send(lookup(sys, recorder_key), std::move(b));
+          caf::anon_send(lookup<recorder_entry>(sys), std::move(b));
         });
-        caf::anon_send(lookup(sys, recorder_key), std::move(result));
+        caf::anon_send(lookup<recorder_entry>(sys), std::move(result));
         self->send(pool, idle_atom::value, a.run_id);
       },
       [=](crash_atom) -> caf::result<void> { throw std::runtime_error("injected worker crash"); },
@@ -68,9 +68,12 @@ run_result unstarted_result(const run_assignment& a, const std::string& status, 
   return r;
 }
 
+// The protocol plus the timers the pool sends itself.
+using pool_impl = pool_actor::extend<caf::reacts_to<renew_atom>, caf::reacts_to<tick_atom>>;
+
 struct pool_state {
   std::unique_ptr<pool_ledger> ledger;
-  std::unordered_map<pool_ledger::worker_id, caf::actor> workers;
+  std::unordered_map<pool_ledger::worker_id, worker_actor> workers;
   std::map<std::pair<std::string, int>, millis> task_timeouts;
   std::unique_ptr<run_executor> inline_executor;  // pure pipelines run right here
   caf::actor_system* sys = nullptr;
@@ -85,7 +88,7 @@ struct pool_state {
     if (cancels) cancels->request_all(steps::stop_reason::release);
     for (auto& [id, w] : workers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
     if (sys == nullptr || !ledger) return;
-    auto recorder = lookup(*sys, recorder_key);
+    auto recorder = lookup<recorder_entry>(*sys);
     for (const auto& a : ledger->queued())
       caf::anon_send(recorder, unstarted_result(a, "pending", true));
   }
@@ -107,9 +110,9 @@ run_result worker_lost_result(const run_assignment& a, std::string code, std::st
   return r;
 }
 
-caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings cfg,
-                         std::shared_ptr<node_state> node,
-                         std::shared_ptr<cancel_registry> cancels) {
+pool_impl::behavior_type pool(pool_impl::stateful_pointer<pool_state> self, engine_settings cfg,
+                              std::shared_ptr<node_state> node,
+                              std::shared_ptr<cancel_registry> cancels, worker_spawner spawn) {
   auto& st = self->state;
   st.sys = &self->system();
   st.cancels = cancels;
@@ -120,8 +123,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
   global_metrics().worker_capacity.Set(capacity);
 
   auto spawn_worker = [=] {
-    auto w = self->system().spawn<caf::detached>(worker_actor, caf::actor_cast<caf::actor>(self),
-                                                 cfg, cancels);
+    auto w = spawn(self->system(), caf::actor_cast<pool_actor>(self));
     self->monitor(w);
     self->state.workers.emplace(w.id(), w);
     self->state.ledger->add_worker(w.id());
@@ -165,8 +167,8 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
     auto& s = self->state;
     // The node's own dispatcher when it has one; otherwise the cluster agent
     // forwards the demand to a dispatcher on another node.
-    auto d = lookup(self->system(), dispatcher_key);
-    if (!d) d = lookup(self->system(), cluster_key);
+    auto d = caf::actor_cast<demand_sink_actor>(lookup<dispatcher_entry>(self->system()));
+    if (!d) d = caf::actor_cast<demand_sink_actor>(lookup<cluster_agent_entry>(self->system()));
     if (!d) return;
     int credit = s.ledger->demand(force);
     if (credit <= 0) return;
@@ -198,7 +200,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
     renew_msg m;
     m.owner = self->state.owner;
     m.ids = self->state.ledger->held_ids();
-    self->request(lookup(self->system(), recorder_key), cfg.lease_timeout / 3, std::move(m))
+    self->request(lookup<recorder_entry>(self->system()), cfg.lease_timeout / 3, std::move(m))
         .then(
             [=](const std::vector<long long>& flagged, const std::vector<long long>& lost) {
               for (auto id : flagged) self->send(self, cancel_atom::value, id);
@@ -207,11 +209,11 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
             [=](const caf::error&) {});
   };
   auto finish_unstarted = [=](const run_assignment& a, const std::string& status, bool release) {
-    caf::anon_send(lookup(self->system(), recorder_key), unstarted_result(a, status, release));
+    caf::anon_send(lookup<recorder_entry>(self->system()), unstarted_result(a, status, release));
   };
   auto record_lost = [=](const run_assignment& a, std::string code, std::string message) {
     cancels->remove(a.run_id);
-    caf::anon_send(lookup(self->system(), recorder_key),
+    caf::anon_send(lookup<recorder_entry>(self->system()),
                    worker_lost_result(a, std::move(code), std::move(message)));
   };
 
@@ -239,7 +241,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
     for (auto& [id, a] : stuck) {
       auto wit = s.workers.find(id);
       if (wit != s.workers.end()) {
-        self->demonitor(wit->second);
+        self->demonitor(wit->second.address());
         caf::anon_send_exit(wit->second, caf::exit_reason::user_shutdown);
         s.workers.erase(wit);
       }
@@ -265,7 +267,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
         handled.Increment();
         auto& s = self->state;
         s.ledger->received(b.runs.size());
-        auto recorder = lookup(self->system(), recorder_key);
+        auto recorder = lookup<recorder_entry>(self->system());
         for (auto& a : b.runs) {
           if (s.ledger->draining()) {
             finish_unstarted(a, "pending", true);
@@ -283,7 +285,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
         dispatch();
         demand(false);
       },
-      [=](idle_atom, long long run_id) {
+      [=](idle_atom, std::int64_t run_id) {
         cancels->remove(run_id);
         auto w = caf::actor_cast<caf::actor>(self->current_sender());
         if (!w || !self->state.ledger->finished(w.id())) return;  // a replaced worker came back
@@ -303,7 +305,7 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
         global_metrics().mailbox("worker_pool").Set(static_cast<double>(self->mailbox().size()));
         self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
       },
-      [=](cancel_atom, long long run_id) {
+      [=](cancel_atom, std::int64_t run_id) {
         if (auto a = self->state.ledger->take_queued(run_id)) {
           finish_unstarted(*a, "cancelled", false);
           publish();
@@ -325,60 +327,28 @@ caf::behavior pool_actor(caf::stateful_actor<pool_state>* self, engine_settings 
 
 }  // namespace
 
-caf::actor spawn_worker_pool(caf::actor_system& sys, const engine_settings& cfg,
+pool_actor spawn_worker_pool(caf::actor_system& sys, const engine_settings& cfg,
                              std::shared_ptr<node_state> node,
-                             std::shared_ptr<cancel_registry> cancels) {
+                             std::shared_ptr<cancel_registry> cancels,
+                             worker_spawner spawn_worker) {
   // Rotated here, not in the actor: its initialization runs later on another
   // thread, and the dispatcher that the supervisor starts next must already
   // read the new owner.
   // "<node>/<process incarnation>.<pool incarnation>": a dead process's leases
   // are released by the prefix, a dead pool's by its node name.
   node->set_owner(cfg.node_name + "/" + node->incarnation + "." + random_incarnation());
-  return sys.spawn(pool_actor, cfg, std::move(node), std::move(cancels));
+  if (!spawn_worker) {
+    spawn_worker = [cfg, cancels](caf::actor_system& s, pool_actor p) {
+      return caf::actor_cast<worker_actor>(
+          s.spawn<caf::detached>(worker, std::move(p), cfg, cancels));
+    };
+  }
+  return caf::actor_cast<pool_actor>(
+      sys.spawn(pool, cfg, std::move(node), std::move(cancels), std::move(spawn_worker)));
 }
-
-namespace {
-
-// The node's well-known actors. Not CAF's registry: a remote node can query
-// that one by name (middleman remote_lookup), and nothing but the cluster agent
-// may be reachable from other nodes. Weak handles: an entry never keeps an
-// actor alive.
-struct directory {
-  std::mutex mu;
-  std::map<std::pair<const caf::actor_system*, caf::atom_value>, caf::actor_addr> entries;
-};
-
-directory& the_directory() {
-  static directory d;
-  return d;
-}
-
-}  // namespace
 
 void inject_worker_stall(millis duration) {
   stall_next_ms = duration.count();
-}
-
-caf::actor lookup(caf::actor_system& sys, caf::atom_value key) {
-  auto& d = the_directory();
-  std::lock_guard<std::mutex> lock(d.mu);
-  auto it = d.entries.find({&sys, key});
-  if (it == d.entries.end()) return {};
-  return caf::actor_cast<caf::actor>(it->second);
-}
-
-void register_as(caf::local_actor* self, caf::atom_value key) {
-  {
-    auto& d = the_directory();
-    std::lock_guard<std::mutex> lock(d.mu);
-    d.entries[{&self->system(), key}] = self->address();
-  }
-  self->attach_functor([sys = &self->system(), key, addr = self->address()](const caf::error&) {
-    auto& d = the_directory();
-    std::lock_guard<std::mutex> lock(d.mu);
-    auto it = d.entries.find({sys, key});
-    if (it != d.entries.end() && it->second == addr) d.entries.erase(it);
-  });
 }
 
 }  // namespace orch::actors

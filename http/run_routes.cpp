@@ -190,7 +190,7 @@ void add_action_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
                        auto out = persistence::run_repo::cancel(db, id);
                        if (!out) return send_error(rq, out.error());
                        if (out->was_running) {
-                         if (auto pool = actors::lookup(*ctx->deps.system, actors::pool_key)) {
+                         if (auto pool = actors::lookup<actors::pool_entry>(*ctx->deps.system)) {
                            caf::anon_send(pool, actors::cancel_atom::value, id);
                          }
                        }

@@ -81,7 +81,7 @@ void add_submission_route(router_t& r, const std::shared_ptr<route_context>& ctx
       if (!out) return send_error(req, out.error());
       send_json(req, out->created ? 201 : 200, to_json(out->run, false));
     };
-    auto submitter = actors::lookup(*ctx->deps.system, actors::submitter_key);
+    auto submitter = actors::lookup<actors::submitter_entry>(*ctx->deps.system);
     if (!submitter) return reject(req, {errc::unavailable, "the submitter is restarting", ""});
     caf::anon_send(submitter, std::move(call));
     return restinio::request_accepted();

@@ -1,11 +1,13 @@
 #include "runtime/cluster.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_behavior.hpp>
+#include <caf/typed_event_based_actor.hpp>
 #include <map>
 #include <optional>
 #include <set>
@@ -27,14 +29,17 @@ namespace {
 
 using namespace orch::actors;
 
+// The protocol plus the discovery timer the agent sends itself.
+using agent_impl = cluster_agent_actor::extend<caf::reacts_to<tick_atom>>;
+
 struct agent_state {
   std::unique_ptr<persistence::session> db;
-  std::optional<cluster_router> router;  // made once the agent knows its node id
-  std::map<peer_id, caf::actor> agents;  // of every peer, by its node
+  std::optional<cluster_router> router;           // made once the agent knows its node id
+  std::map<peer_id, cluster_agent_actor> agents;  // of every peer, by its node
   int max_lost_leases = default_max_lost_leases;
 };
 
-using agent_ptr = caf::stateful_actor<agent_state>*;
+using agent_ptr = agent_impl::stateful_pointer<agent_state>;
 
 peer_id id_of(const caf::node_id& n) {
   return caf::to_string(n);
@@ -45,8 +50,13 @@ std::optional<peer_id> sender_id(const caf::strong_actor_ptr& sender) {
   return id_of(sender->node());
 }
 
-void tell(agent_ptr self, caf::atom_value key, caf::atom_value what) {
-  if (auto a = lookup(self->system(), key)) self->send(a, what);
+void wake_dispatcher(agent_ptr self) {
+  if (auto d = lookup<dispatcher_entry>(self->system())) self->send(d, wake_atom::value);
+}
+
+// A pool waiting for a dispatcher peer asks again.
+void greet_pool(agent_ptr self) {
+  if (auto p = lookup<pool_entry>(self->system())) self->send(p, hello_atom::value);
 }
 
 // Anonymous messages count as local only when they come from this process:
@@ -85,8 +95,8 @@ void release_runs(agent_ptr self, const std::vector<run_assignment>& runs, const
                              (r ? "" : " (failed: " + r.error().message + ")"));
 }
 
-void add_peer(agent_ptr self, actors::node_state& node, const caf::node_id& nid, caf::actor agent,
-              peer_info info) {
+void add_peer(agent_ptr self, actors::node_state& node, const caf::node_id& nid,
+              cluster_agent_actor agent, peer_info info) {
   auto& st = self->state;
   auto id = id_of(nid);
   auto known = st.agents.find(id);
@@ -96,7 +106,7 @@ void add_peer(agent_ptr self, actors::node_state& node, const caf::node_id& nid,
   st.agents[id] = std::move(agent);
   bool pool_waits = st.router->add_peer(id, std::move(info));
   publish_peers(self, node);
-  if (pool_waits) tell(self, pool_key, hello_atom::value);
+  if (pool_waits) greet_pool(self);
 }
 
 // The node of a lost peer is declared down and its leases released at once,
@@ -115,9 +125,9 @@ void declare_down(agent_ptr self, const peer_info& info, const caf::error& reaso
   log_write(declared || n > 0 ? log_level::warning : log_level::info, "cluster",
             "lost " + info.name + " (" + caf::to_string(reason) + "): " +
                 (declared ? "declared down, " : "") + std::to_string(n) + " run(s) released");
-  tell(self, dispatcher_key, wake_atom::value);
+  wake_dispatcher(self);
   // A dead leader's lock is free now: a standby should not wait for its poll.
-  tell(self, scheduler_key, wake_atom::value);
+  if (auto s = lookup<scheduler_entry>(self->system())) self->send(s, wake_atom::value);
 }
 
 void lose_peer(agent_ptr self, actors::node_state& node, stall_watch& watch, const peer_id& id,
@@ -128,9 +138,9 @@ void lose_peer(agent_ptr self, actors::node_state& node, stall_watch& watch, con
   if (!loss) return;
   st.agents.erase(id);
   publish_peers(self, node);
-  if (auto d = lookup(self->system(), dispatcher_key))
+  if (auto d = lookup<dispatcher_entry>(self->system()))
     self->send(d, forget_atom::value, loss->info.name);
-  if (loss->rerouted) tell(self, pool_key, hello_atom::value);
+  if (loss->rerouted) greet_pool(self);
   switch (loss->verdict) {
     case peer_loss::agent_stopped:
       log_info("cluster", "the agent of " + loss->info.name + " stopped (" +
@@ -159,7 +169,7 @@ void join(agent_ptr self, actors::node_state& node, const peer_info& me,
                 "refused " + endpoint + ": " + why);
   };
   auto node_ptr = &node;
-  auto prove = [=](const caf::node_id& nid, const caf::actor& remote) {
+  auto prove = [=](const caf::node_id& nid, const cluster_agent_actor& remote) {
     auto client_nonce = cluster_auth::make_nonce();
     self->request(remote, std::chrono::seconds(5), join_atom::value, me, client_nonce)
         .then(
@@ -191,7 +201,7 @@ void join(agent_ptr self, actors::node_state& node, const peer_info& me,
               done();
               return;
             }
-            prove(nid, caf::actor_cast<caf::actor>(ptr));
+            prove(nid, caf::actor_cast<cluster_agent_actor>(ptr));
           },
           [=](const caf::error& e) {
             done();
@@ -233,8 +243,8 @@ void on_down(agent_ptr self, actors::node_state& node, stall_watch& watch, caf::
   }
 }
 
-caf::behavior agent_actor(agent_ptr self, cluster_config cfg, engine_settings engine,
-                          agent_identity id, std::shared_ptr<node_state> node) {
+agent_impl::behavior_type agent(agent_ptr self, cluster_config cfg, engine_settings engine,
+                                agent_identity id, std::shared_ptr<node_state> node) {
   self->state.db = std::make_unique<persistence::session>(engine.database_url);
   self->state.max_lost_leases = engine.max_lost_leases;
   self->state.router.emplace(id_of(self->node()), cfg.secret);
@@ -252,7 +262,8 @@ caf::behavior agent_actor(agent_ptr self, cluster_config cfg, engine_settings en
   return {
       // Handshake, server side: a node asks to join with its nonce; we answer
       // with ours and our proof, then wait for its proof.
-      [=](join_atom, peer_info& info, std::string& client_nonce) -> caf::result<caf::message> {
+      [=](join_atom, peer_info& info,
+          std::string& client_nonce) -> caf::result<std::string, std::string> {
         auto server_nonce = cluster_auth::make_nonce();
         auto proof =
             self->state.router->accept_join(from(), std::move(info), client_nonce, server_nonce);
@@ -260,7 +271,7 @@ caf::behavior agent_actor(agent_ptr self, cluster_config cfg, engine_settings en
           refuse_message(self->current_sender());
           return caf::make_error(caf::sec::invalid_argument);
         }
-        return caf::make_message(server_nonce, *proof);
+        return {server_nonce, *proof};
       },
       [=](auth_atom, const std::string& client_proof) -> caf::result<peer_info> {
         auto sender = self->current_sender();
@@ -280,7 +291,7 @@ caf::behavior agent_actor(agent_ptr self, cluster_config cfg, engine_settings en
           case auth_outcome::accepted:
             break;
         }
-        add_peer(self, *node, sender->node(), caf::actor_cast<caf::actor>(sender),
+        add_peer(self, *node, sender->node(), caf::actor_cast<cluster_agent_actor>(sender),
                  std::move(outcome.info));
         return me;
       },
@@ -300,7 +311,7 @@ caf::behavior agent_actor(agent_ptr self, cluster_config cfg, engine_settings en
             return self->send(st.agents[route.peer], drain_atom::value);
           case demand_route::to_dispatcher:
             // Restarting: the pool asks again within a second.
-            if (auto dispatcher = lookup(self->system(), dispatcher_key))
+            if (auto dispatcher = lookup<dispatcher_entry>(self->system()))
               self->send(dispatcher, demand_atom::value, std::move(d));
             return;
         }
@@ -317,7 +328,8 @@ caf::behavior agent_actor(agent_ptr self, cluster_config cfg, engine_settings en
           case batch_route::to_peer:
             return self->send(st.agents[route.peer], std::move(b));
           case batch_route::to_pool:
-            if (auto pool = lookup(self->system(), pool_key)) return self->send(pool, std::move(b));
+            if (auto pool = lookup<pool_entry>(self->system()))
+              return self->send(pool, std::move(b));
             return release_runs(self, b.runs, "this node's pool is restarting");
         }
       },
@@ -326,7 +338,7 @@ caf::behavior agent_actor(agent_ptr self, cluster_config cfg, engine_settings en
         auto drain = self->state.router->on_drain(from());
         if (drain.refused) return refuse_message(self->current_sender());
         log_info("cluster", drain.name + " is draining");
-        if (drain.rerouted) tell(self, pool_key, hello_atom::value);
+        if (drain.rerouted) greet_pool(self);
       },
       [=](tick_atom) {
         if (!local()) return refuse_message(self->current_sender());
@@ -346,10 +358,11 @@ caf::behavior agent_actor(agent_ptr self, cluster_config cfg, engine_settings en
 
 }  // namespace
 
-caf::actor spawn_cluster_agent(caf::actor_system& sys, const cluster_config& cfg,
-                               const engine_settings& engine, agent_identity me,
-                               std::shared_ptr<node_state> node) {
-  return sys.spawn<caf::detached>(agent_actor, cfg, engine, std::move(me), std::move(node));
+actors::cluster_agent_actor spawn_cluster_agent(caf::actor_system& sys, const cluster_config& cfg,
+                                                const engine_settings& engine, agent_identity me,
+                                                std::shared_ptr<node_state> node) {
+  return caf::actor_cast<cluster_agent_actor>(
+      sys.spawn<caf::detached>(agent, cfg, engine, std::move(me), std::move(node)));
 }
 
 }  // namespace orch::runtime

@@ -6,12 +6,12 @@
 /// a dispatcher on one node and a worker pool on another. Its decisions are
 /// cluster_router's; the port it listens on is set up by cluster_port.
 
-#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "actors/protocols.hpp"
 #include "actors/settings.hpp"
 #include "runtime/config.hpp"
 
@@ -28,8 +28,9 @@ struct agent_identity {
 /// Spawns the agent (detached: it talks to PostgreSQL and publishes itself on
 /// the cluster port, taking over the port from a predecessor; it fails when
 /// the port cannot be bound). Registered as cluster_key.
-caf::actor spawn_cluster_agent(caf::actor_system& sys, const cluster_config& cfg,
-                               const actors::engine_settings& engine, agent_identity me,
-                               std::shared_ptr<actors::node_state> node);
+actors::cluster_agent_actor spawn_cluster_agent(caf::actor_system& sys, const cluster_config& cfg,
+                                                const actors::engine_settings& engine,
+                                                agent_identity me,
+                                                std::shared_ptr<actors::node_state> node);
 
 }  // namespace orch::runtime

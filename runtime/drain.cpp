@@ -14,7 +14,7 @@ namespace {
 
 // Tells the pool to stop taking runs (`release`: and give back those it holds).
 void tell_pool(caf::actor_system& sys, bool release) {
-  if (auto pool = actors::lookup(sys, actors::pool_key)) {
+  if (auto pool = actors::lookup<actors::pool_entry>(sys)) {
     caf::anon_send(pool, actors::drain_atom::value, release);
   }
 }
@@ -38,7 +38,7 @@ void wait_until_recorded(caf::actor_system& sys, const actors::node_state& node,
   // worker goes idle, the recorder counts a result only when it takes it from
   // its mailbox. A round trip to the recorder, sent after the pool went idle,
   // queues behind every such result.
-  if (auto recorder = actors::lookup(sys, actors::recorder_key)) {
+  if (auto recorder = actors::lookup<actors::recorder_entry>(sys)) {
     caf::scoped_actor self{sys};
     self->request(recorder, std::chrono::seconds(5), actors::probe_atom::value)
         .receive([](bool) {}, [](caf::error&) {});

@@ -18,7 +18,7 @@ class receiver : public pqxx::notification_receiver {
 
   void operator()(const std::string& payload, int) override {
     if (channel() == "orch_runs") {
-      if (auto d = actors::lookup(sys_, actors::dispatcher_key)) {
+      if (auto d = actors::lookup<actors::dispatcher_entry>(sys_)) {
         caf::anon_send(d, actors::wake_atom::value);
       }
       return;
@@ -29,7 +29,7 @@ class receiver : public pqxx::notification_receiver {
     } catch (const std::exception&) {
       return;
     }
-    if (auto p = actors::lookup(sys_, actors::pool_key)) {
+    if (auto p = actors::lookup<actors::pool_entry>(sys_)) {
       caf::anon_send(p, actors::cancel_atom::value, id);
     }
   }

@@ -1,5 +1,6 @@
 #include "runtime/supervision_tree.hpp"
 
+#include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 
 #include "actors/engine.hpp"
@@ -27,16 +28,19 @@ std::vector<child_spec> engine_children(const config& cfg, const node_setup& set
   auto cancels = setup.cancels;
   if (cfg.has_role("worker")) {
     children.push_back({"recorder", [=](caf::actor_system& s) {
-                          return actors::spawn_recorder(s, engine, node);
+                          return caf::actor_cast<caf::actor>(
+                              actors::spawn_recorder(s, engine, node));
                         }});
     children.push_back({"worker_pool", [=](caf::actor_system& s) {
                           node->workers_ok = true;
-                          return actors::spawn_worker_pool(s, engine, node, cancels);
+                          return caf::actor_cast<caf::actor>(
+                              actors::spawn_worker_pool(s, engine, node, cancels));
                         }});
   }
   if (cfg.has_role("dispatcher")) {
     children.push_back({"dispatcher", [=](caf::actor_system& s) {
-                          return actors::spawn_dispatcher(s, engine, node);
+                          return caf::actor_cast<caf::actor>(
+                              actors::spawn_dispatcher(s, engine, node));
                         }});
   }
   return children;
@@ -47,8 +51,9 @@ std::vector<child_spec> engine_children(const config& cfg, const node_setup& set
 std::vector<child_spec> api_children(const config& cfg, const node_setup& setup) {
   std::vector<child_spec> children;
   auto engine = setup.engine;
-  children.push_back(
-      {"submitter", [=](caf::actor_system& s) { return actors::spawn_submitter(s, engine); }});
+  children.push_back({"submitter", [=](caf::actor_system& s) {
+                        return caf::actor_cast<caf::actor>(actors::spawn_submitter(s, engine));
+                      }});
   for (int i = 0; i < cfg.api_workers; ++i) {
     children.push_back({"api_executor", [=](caf::actor_system& s) {
                           return actors::spawn_api_executor(s, engine.database_url, i);
@@ -70,7 +75,8 @@ std::vector<child_spec> root_children(const config& cfg, const node_setup& setup
   if (cfg.cluster.enabled()) {
     agent_identity id{me.name, me.incarnation, me.roles, me.advertise};
     children.push_back({"cluster", [=, cl = cfg.cluster](caf::actor_system& s) {
-                          return spawn_cluster_agent(s, cl, engine, id, node);
+                          return caf::actor_cast<caf::actor>(
+                              spawn_cluster_agent(s, cl, engine, id, node));
                         }});
   }
   auto exec = engine_children(cfg, setup);
@@ -102,7 +108,7 @@ caf::actor start_supervision_tree(caf::actor_system& sys, const config& cfg,
 
 bool api_actors_registered(caf::actor_system& sys, const config& cfg) {
   if (!cfg.has_role("api")) return true;
-  if (!actors::lookup(sys, actors::submitter_key)) return false;
+  if (!actors::lookup<actors::submitter_entry>(sys)) return false;
   for (int i = 0; i < cfg.api_workers; ++i) {
     if (!actors::lookup(sys, actors::api_executor_key(i))) return false;
   }
