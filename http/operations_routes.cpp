@@ -1,5 +1,5 @@
-// The operator's routes: health, readiness, the OpenAPI document and metrics.
-// None needs a token.
+// The operator's routes: health, readiness, liveness, the OpenAPI document and
+// metrics. None needs a token; every node serves them, whatever its roles.
 #include <prometheus/text_serializer.h>
 
 #include "actors/metrics.hpp"
@@ -46,6 +46,16 @@ void add_operations_routes(router_t& r, const std::shared_ptr<route_context>& ct
     send_json(
         req, v.ready ? 200 : status_for(errc::unavailable),
         v.ready ? json{{"status", "ready"}} : json{{"status", "not_ready"}, {"reason", v.reason}});
+    return restinio::request_accepted();
+  });
+  // Liveness: the process answers. It does not look at the database or the
+  // cluster, so an orchestrator that restarts containers does not restart a
+  // node for an outage it cannot fix (readiness says that).
+  r.http_get("/live", [ctx](req_t req, params_t) {
+    double uptime =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx->started).count();
+    send_json(req, 200,
+              json{{"status", "alive"}, {"node", ctx->opt.node_name}, {"uptime", uptime}});
     return restinio::request_accepted();
   });
   r.http_get("/openapi.json", [](req_t req, params_t) {

@@ -34,7 +34,7 @@ bool valid_percent_encoding(std::string_view path) {
 // Known paths, to answer 405 rather than 404 for a wrong method.
 bool known_path(const std::string& path) {
   static const std::vector<std::regex> patterns = {
-      std::regex(R"(^/(health|ready|metrics|openapi\.json)$)"),
+      std::regex(R"(^/(health|ready|live|metrics|openapi\.json)$)"),
       std::regex(R"(^/v1/(tasks|runs|schedules|nodes|queue|runs/batch)$)"),
       std::regex(R"(^/v1/tasks/[^/]+(/runs)?$)"),
       std::regex(R"(^/v1/runs/[^/]+(/logs|/cancel|/retry)?$)"),
@@ -44,8 +44,16 @@ bool known_path(const std::string& path) {
   return false;
 }
 
-status_t not_matched(const req_t& req) {
+status_t not_matched(const req_t& req, const server_options& opt) {
   std::string path(req->header().path());
+  if (!opt.serve_api && path.rfind("/v1/", 0) == 0) {
+    std::string roles;
+    for (const auto& r : opt.roles) roles += (roles.empty() ? "" : ",") + r;
+    return reject(req, {errc::not_found,
+                        "this node does not serve the API (roles: " + roles +
+                            "); only /health, /ready, /live and /metrics",
+                        ""});
+  }
   if (known_path(path)) {
     return reject(req, {errc::method_not_allowed,
                         "method " + std::string(req->header().method().c_str()) +
@@ -57,13 +65,17 @@ status_t not_matched(const req_t& req) {
 
 std::unique_ptr<router_t> make_router(const std::shared_ptr<route_context>& ctx) {
   auto router = std::make_unique<router_t>();
+  // Every node can be health-checked and scraped; the API only where it has the role.
   add_operations_routes(*router, ctx);
-  add_task_routes(*router, ctx);
-  add_run_routes(*router, ctx);
-  add_schedule_routes(*router, ctx);
-  add_cluster_routes(*router, ctx);
-  if (ctx->opt.fault_injection) add_debug_routes(*router, ctx);
-  router->non_matched_request_handler(not_matched);
+  if (ctx->opt.serve_api) {
+    add_task_routes(*router, ctx);
+    add_run_routes(*router, ctx);
+    add_schedule_routes(*router, ctx);
+    add_cluster_routes(*router, ctx);
+    if (ctx->opt.fault_injection) add_debug_routes(*router, ctx);
+  }
+  router->non_matched_request_handler(
+      [ctx](const req_t& req) { return not_matched(req, ctx->opt); });
   return router;
 }
 

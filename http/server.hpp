@@ -19,6 +19,7 @@ struct server_options {
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_batch_body_bytes = 32 << 20;
   bool enable_metrics = true;
+  bool serve_api = true;  ///< /v1 routes (the `api` role); /health, /ready, /live, /metrics always
   bool fault_injection = false;
   bool redis_configured = false;
   std::string version;

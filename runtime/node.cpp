@@ -32,12 +32,13 @@ void wait_for_first_view(caf::actor_system& sys, const config& cfg,
       std::chrono::seconds(3));
 }
 
-http::server_options api_options(const config& cfg, const node_setup& setup) {
+http::server_options http_options(const config& cfg, const node_setup& setup) {
   http::server_options o;
   o.host = cfg.http_host;
   o.port = cfg.http_port;
   o.max_body_bytes = cfg.max_body_bytes;
   o.enable_metrics = cfg.enable_metrics;
+  o.serve_api = cfg.has_role("api");
   o.fault_injection = cfg.fault_injection;
   o.version = version();
   o.node_name = setup.engine.node_name;
@@ -47,15 +48,17 @@ http::server_options api_options(const config& cfg, const node_setup& setup) {
   return o;
 }
 
-// Starts the HTTP front end; null (after logging why) when it cannot listen.
-std::unique_ptr<http::server> start_api(caf::actor_system& sys, const config& cfg,
-                                        const node_setup& setup) {
+// Starts the HTTP front end (the API with the `api` role; health, readiness,
+// liveness and metrics on every node); null, after logging why, when it
+// cannot listen.
+std::unique_ptr<http::server> start_http(caf::actor_system& sys, const config& cfg,
+                                         const node_setup& setup) {
   http::server_deps d;
   d.system = &sys;
-  d.api_executors = cfg.api_workers;
+  d.api_executors = cfg.has_role("api") ? cfg.api_workers : 0;
   d.node = setup.node;
   d.auth = setup.auth;
-  auto api = std::make_unique<http::server>(api_options(cfg, setup), d);
+  auto api = std::make_unique<http::server>(http_options(cfg, setup), d);
   try {
     api->start();
   } catch (const std::exception& e) {
@@ -106,19 +109,16 @@ int serve(const config& cfg, const serve_flags& flags) {
     listener = std::make_unique<notify_listener>(sys, setup.engine.database_url);
   }
   wait_for_first_view(sys, cfg, *setup.node);
-  std::unique_ptr<http::server> api;
-  if (cfg.has_role("api")) {
-    api = start_api(sys, cfg, setup);
-    if (!api) {
-      caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
-      return 1;
-    }
+  auto http = start_http(sys, cfg, setup);
+  if (!http) {
+    caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
+    return 1;
   }
   setup.node->ready = true;
 
   const int code = stop.wait();
   drain(sys, *setup.node, cfg, code, second_signal);
-  if (api) api->stop();
+  http->stop();
   caf::anon_send_exit(root, caf::exit_reason::user_shutdown);
   log_info("serve", "stopped");
   std::fflush(stderr);
