@@ -9,6 +9,7 @@
 
 #include "domain/cluster_auth.hpp"
 #include "domain/task.hpp"
+#include "runtime/secrets.hpp"
 
 namespace orch::runtime {
 namespace {
@@ -21,6 +22,25 @@ struct reader {
     const char* v = getenv(name);
     if (v == nullptr) return std::nullopt;
     return std::string(v);
+  }
+
+  // A secret setting: NAME, or the contents of the file named by NAME_FILE
+  // (Docker and Kubernetes secrets). Setting both is a mistake, not a choice.
+  std::optional<std::string> secret(const char* name) {
+    auto direct = str(name);
+    auto file_var = std::string(name) + "_FILE";
+    auto path = str(file_var.c_str());
+    if (!path) return direct;
+    if (direct) {
+      errors.push_back(std::string(name) + " and " + file_var + " are both set: set one of them");
+      return std::nullopt;
+    }
+    auto content = read_secret_file(*path);
+    if (!content) {
+      errors.push_back(file_var + "='" + *path + "': " + content.error().message);
+      return std::nullopt;
+    }
+    return *content;
   }
 
   void integer(const char* name, int& out, long lo, long hi) {
@@ -131,7 +151,10 @@ bool config::has_role(const std::string& r) const {
 const std::vector<config_var>& config_vars() {
   static const std::vector<config_var> vars = {
       {"DATABASE_URL", "(embedded)",
-       "PostgreSQL URL; unset: an embedded PostgreSQL under ORCH_HOME is started and stopped"},
+       "PostgreSQL URL; unset: an embedded PostgreSQL under ORCH_HOME is started and stopped; "
+       "or DATABASE_URL_FILE, a file holding it"},
+      {"DATABASE_PASSWORD", "(none)",
+       "password added to DATABASE_URL; or DATABASE_PASSWORD_FILE, a file holding it"},
       {"ORCH_HOME", "./.orchestrator", "state directory (embedded database)"},
       {"HTTP_HOST", "127.0.0.1", "address to listen on; non-loopback requires a token"},
       {"HTTP_PORT", "8080", "HTTP port (0: any free port, printed at start)"},
@@ -154,13 +177,15 @@ const std::vector<config_var>& config_vars() {
       {"RUN_RETENTION", "30d", "finished runs older than this are deleted, 1h to 10y"},
       {"NODE_NAME", "(host name)", "this node's name: letters, digits, - _ ."},
       {"NODE_ROLES", "api,scheduler,dispatcher,worker", "roles of this node"},
-      {"REDIS_URL", "(none)", "accepted for compatibility; not used yet"},
+      {"REDIS_URL", "(none)",
+       "accepted for compatibility; not used yet; or REDIS_URL_FILE, a file holding it"},
       {"NODE_TIMEOUT", "10s", "a node whose heartbeat is older is declared down, 2s to 1h"},
       {"CLUSTER_PORT", "(off)", "port of the cluster endpoint (CAF middleman); 0 or unset: off"},
       {"CLUSTER_BIND", "0.0.0.0", "address the cluster endpoint listens on (a private network)"},
       {"CLUSTER_ADVERTISE", "(host name):CLUSTER_PORT", "host:port other nodes reach this one at"},
       {"CLUSTER_SECRET", "(required with CLUSTER_PORT)",
-       "shared secret every node proves in the join handshake, 16 to 1024 characters"},
+       "shared secret every node proves in the join handshake, 16 to 1024 characters; or "
+       "CLUSTER_SECRET_FILE, a file holding it"},
       {"CLUSTER_SEEDS", "(none)", "comma-separated host:port of nodes to join besides the table"},
       {"CLUSTER_HEARTBEAT", "500ms", "middleman heartbeat between nodes, 50ms to 1m"},
       {"CLUSTER_TIMEOUT", "2s",
@@ -169,10 +194,17 @@ const std::vector<config_var>& config_vars() {
   return vars;
 }
 
-result<config> load_config(const std::function<const char*(const char*)>& getenv) {
+config_check check_config(const std::function<const char*(const char*)>& getenv) {
   config c;
   reader r{getenv, {}};
-  if (auto v = r.str("DATABASE_URL")) c.database_url = *v;
+  if (auto v = r.secret("DATABASE_URL")) c.database_url = *v;
+  if (auto v = r.secret("DATABASE_PASSWORD")) {
+    auto url = with_password(c.database_url, *v);
+    if (url)
+      c.database_url = *url;
+    else
+      r.errors.push_back("DATABASE_PASSWORD: " + url.error().message);
+  }
   if (auto v = r.str("ORCH_HOME")) {
     if (v->empty())
       r.errors.push_back("ORCH_HOME must not be empty");
@@ -247,7 +279,7 @@ result<config> load_config(const std::function<const char*(const char*)>& getenv
     else
       cl.bind = *v;
   }
-  if (auto v = r.str("CLUSTER_SECRET")) cl.secret = *v;
+  if (auto v = r.secret("CLUSTER_SECRET")) cl.secret = *v;
   if (auto v = r.str("CLUSTER_ADVERTISE")) {
     auto ep = cluster_auth::parse_endpoint(*v);
     if (!ep)
@@ -299,14 +331,28 @@ result<config> load_config(const std::function<const char*(const char*)>& getenv
     if (roles.empty()) r.errors.push_back("NODE_ROLES must name at least one role");
     c.roles = roles;
   }
-  if (auto v = r.str("REDIS_URL")) c.redis_url = *v;
+  if (auto v = r.secret("REDIS_URL")) c.redis_url = *v;
   r.boolean("ORCH_FAULT_INJECTION", c.fault_injection);
-  if (!r.errors.empty()) {
-    std::string msg;
-    for (const auto& err : r.errors) msg += (msg.empty() ? "" : "; ") + err;
-    return error_info{errc::validation_failed, msg, ""};
+  if (!r.errors.empty()) return {std::nullopt, std::move(r.errors)};
+  return {std::move(c), {}};
+}
+
+result<config> load_config(const std::function<const char*(const char*)>& getenv) {
+  auto checked = check_config(getenv);
+  if (checked.cfg) return std::move(*checked.cfg);
+  std::string msg;
+  for (const auto& err : checked.problems) msg += (msg.empty() ? "" : "; ") + err;
+  return error_info{errc::validation_failed, msg, ""};
+}
+
+bool is_config_var(const std::string& name) {
+  for (const char* secret : {"DATABASE_URL", "DATABASE_PASSWORD", "CLUSTER_SECRET", "REDIS_URL"}) {
+    if (name == std::string(secret) + "_FILE") return true;
   }
-  return c;
+  for (const auto& v : config_vars()) {
+    if (name == v.name) return true;
+  }
+  return name == "ORCH_FAULT_INJECTION";
 }
 
 }  // namespace orch::runtime

@@ -46,10 +46,24 @@ struct config {
   bool has_role(const std::string& r) const;
 };
 
+/// A configuration read and checked: the config when valid, else every problem.
+struct config_check {
+  std::optional<config> cfg;
+  std::vector<std::string> problems;  ///< each names its variable, its value and what is allowed
+};
+
 /// Reads and validates the configuration. `getenv` is injectable for tests.
 /// Every problem is reported (name, value, what is allowed); unknown values
-/// are rejected, never defaulted.
+/// are rejected, never defaulted. Secret settings (DATABASE_URL,
+/// DATABASE_PASSWORD, CLUSTER_SECRET, REDIS_URL) may come from the file named
+/// by NAME_FILE instead.
+config_check check_config(const std::function<const char*(const char*)>& getenv);
+
+/// check_config, with the problems joined into one error.
 result<config> load_config(const std::function<const char*(const char*)>& getenv);
+
+/// Whether `name` (or `name` without a `_FILE` suffix) is read by check_config.
+bool is_config_var(const std::string& name);
 
 /// The environment variables load_config reads, with their defaults and meaning
 /// (the README's configuration table is generated from the same facts).

@@ -1,7 +1,10 @@
 #define BOOST_TEST_MODULE config
 #include "runtime/config.hpp"
 
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -377,4 +380,53 @@ BOOST_AUTO_TEST_CASE(every_documented_variable_is_read) {
     BOOST_CHECK_MESSAGE(asked.count(v.name) == 1, v.name << " is documented but never read");
     BOOST_TEST(std::string(v.meaning).size() > 0u);
   }
+}
+
+namespace {
+
+std::string secret_file(const std::string& content) {
+  static int n = 0;
+  auto path = "/tmp/orch-config-secret-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+  std::ofstream(path) << content;
+  return path;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(secret_settings_come_from_files_too) {
+  auto c = load_ok({{"CLUSTER_PORT", "7000"},
+                    {"CLUSTER_SECRET_FILE", secret_file("a-secret-of-twenty-chars\n")},
+                    {"DATABASE_URL_FILE", secret_file("postgresql://orch@db:5432/orch\n")},
+                    {"DATABASE_PASSWORD_FILE", secret_file("pw\n")},
+                    {"REDIS_URL_FILE", secret_file("redis://:pw@cache:6379/0")}});
+  BOOST_TEST(c.cluster.secret == "a-secret-of-twenty-chars");
+  BOOST_TEST(c.database_url == "postgresql://orch@db:5432/orch?password=pw");
+  BOOST_TEST(c.redis_url == "redis://:pw@cache:6379/0");
+}
+
+BOOST_AUTO_TEST_CASE(secret_files_that_cannot_serve_are_refused_by_name) {
+  auto both = load({{"CLUSTER_SECRET", "x"}, {"CLUSTER_SECRET_FILE", secret_file("y")}});
+  BOOST_REQUIRE(!both.ok());
+  BOOST_TEST(both.error().message.find("CLUSTER_SECRET and CLUSTER_SECRET_FILE are both set") !=
+             std::string::npos);
+  auto missing = load({{"DATABASE_URL_FILE", "/run/secrets/nope"}});
+  BOOST_REQUIRE(!missing.ok());
+  BOOST_TEST(missing.error().message.find("DATABASE_URL_FILE='/run/secrets/nope'") !=
+             std::string::npos);
+  auto no_url = load({{"DATABASE_PASSWORD", "pw"}});
+  BOOST_REQUIRE(!no_url.ok());
+  BOOST_TEST(no_url.error().message.find("DATABASE_PASSWORD") != std::string::npos);
+  auto check = check_config([](const char* n) -> const char* {
+    return std::string(n) == "HTTP_PORT" ? "x" : std::string(n) == "LOG_LEVEL" ? "LOUD" : nullptr;
+  });
+  BOOST_TEST(!check.cfg.has_value());
+  BOOST_TEST(check.problems.size() == 2u);  // each problem on its own
+}
+
+BOOST_AUTO_TEST_CASE(the_names_config_check_knows) {
+  BOOST_TEST(is_config_var("HTTP_PORT"));
+  BOOST_TEST(is_config_var("CLUSTER_SECRET_FILE"));
+  BOOST_TEST(is_config_var("DATABASE_PASSWORD_FILE"));
+  BOOST_TEST(!is_config_var("HTTP_PORT_FILE"));
+  BOOST_TEST(!is_config_var("WORKER_CONCURENCY"));
 }
