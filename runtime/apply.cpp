@@ -177,7 +177,7 @@ result<apply_set> read_apply_files(const std::vector<std::string>& paths) {
 }
 
 result<http_reply> http_call(const std::string& method, const std::string& url,
-                             const std::string& body, const std::string& token) {
+                             const std::string& body, const std::string& token, millis timeout) {
   CURL* c = curl_easy_init();
   if (c == nullptr) return error_info{errc::internal, "curl_easy_init failed", ""};
   http_reply reply;
@@ -197,8 +197,9 @@ result<http_reply> http_call(const std::string& method, const std::string& url,
   }
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+  const long total = static_cast<long>(timeout.count());
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, std::min(total, 5000L));
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   auto rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.status);

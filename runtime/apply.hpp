@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "domain/result.hpp"
+#include "domain/time.hpp"
 
 namespace orch::runtime {
 
@@ -32,9 +33,11 @@ struct http_reply {
   std::string body;
 };
 
-/// Sends a request with libcurl (bearer token when not empty).
+/// Sends a request with libcurl (bearer token when not empty), giving up after
+/// `timeout` (connecting: at most 5 s of it).
 result<http_reply> http_call(const std::string& method, const std::string& url,
-                             const std::string& body, const std::string& token);
+                             const std::string& body, const std::string& token,
+                             millis timeout = std::chrono::seconds(60));
 
 /// Sends every task (PUT /v1/tasks/{name}) then every schedule
 /// (PUT /v1/schedules/{id}); prints one line per item. Returns 0, or 1 when an

@@ -1,4 +1,5 @@
-// The orchestrator binary: serve, migrate, apply, token create, version.
+// The orchestrator binary: serve, migrate, apply, token create, config check,
+// health, version.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "persistence/db.hpp"
 #include "persistence/token_repo.hpp"
 #include "runtime/apply.hpp"
+#include "runtime/cli_checks.hpp"
 #include "runtime/config.hpp"
 #include "runtime/database.hpp"
 #include "runtime/node.hpp"
@@ -61,6 +63,26 @@ int main(int argc, char** argv) {
   auto* token_create = token->add_subcommand("create", "create a token; prints it once");
   token_create->add_option("--name", token_name, "what the token is for")->required();
 
+  auto* config_cmd = app.add_subcommand("config", "configuration tools");
+  config_cmd->require_subcommand(1);
+  std::vector<std::string> env_files;
+  auto* config_check = config_cmd->add_subcommand(
+      "check",
+      "validate the environment (or --env-file files) with serve's rules; print every problem");
+  config_check->add_option("--env-file", env_files,
+                           "an environment file, NAME=VALUE a line (repeatable; later files win)");
+
+  std::string health_url = env_or("ORCH_URL", "");
+  std::string health_path = "/health";
+  std::string health_timeout = "5s";
+  auto* health = app.add_subcommand(
+      "health", "ask a node for its health; exit 0 when it answers 200, else 1 (HEALTHCHECK)");
+  health->add_option("--url", health_url,
+                     "the node (default: ORCH_URL, else http://127.0.0.1:HTTP_PORT)");
+  health->add_option("--path", health_path, "what to ask")
+      ->check(CLI::IsMember({"/health", "/ready", "/live"}));
+  health->add_option("--timeout", health_timeout, "give up after this long (e.g. 3s, 500ms)");
+
   auto* ver = app.add_subcommand("version", "print the version");
 
   try {
@@ -73,6 +95,17 @@ int main(int argc, char** argv) {
   if (ver->parsed()) {
     std::printf("orchestrator %s\n", runtime::version());
     return 0;
+  }
+  if (config_check->parsed()) return runtime::run_config_check(env_files);
+  if (health->parsed()) {
+    auto timeout = parse_duration(health_timeout);
+    if (!timeout || *timeout < millis(100) || *timeout > std::chrono::minutes(5)) {
+      std::fprintf(stderr, "health: --timeout '%s' must be a duration from 100ms to 5m\n",
+                   health_timeout.c_str());
+      return exit_usage;
+    }
+    if (health_url.empty()) health_url = "http://127.0.0.1:" + env_or("HTTP_PORT", "8080");
+    return runtime::run_health_check(health_url, health_path, *timeout);
   }
   if (apply->parsed()) {
     auto set = runtime::read_apply_files(files);
