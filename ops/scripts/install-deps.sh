@@ -1,16 +1,32 @@
 #!/usr/bin/env bash
 # Installs every Debian package the orchestrator needs to build, run and test.
 # Idempotent: installs only what is missing. Works as root or through sudo.
+# Usage: install-deps.sh [--build-only]   (--build-only: what a build needs, as
+# in the Dockerfile's build stage; no servers or test tools)
 set -euo pipefail
 
-PACKAGES=(
-  build-essential cmake ccache pkg-config git curl jq
+BUILD_PACKAGES=(
+  build-essential cmake ccache pkg-config
   libcaf-dev libpqxx-dev libhiredis-dev librestinio-dev libfmt-dev libasio-dev libhttp-parser-dev
   prometheus-cpp-dev nlohmann-json3-dev libboost-test-dev libcurl4-openssl-dev libssl-dev
   libhowardhinnant-date-dev tzdata libyaml-cpp-dev libcli11-dev
-  postgresql postgresql-contrib redis-server
+)
+TEST_PACKAGES=(
+  git curl jq postgresql postgresql-contrib redis-server
   python3 python3-croniter wrk procps iproute2
 )
+case "${1:-}" in
+  --build-only) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  -h | --help)
+    sed -n '2,5p' "$0"
+    exit 0
+    ;;
+  *)
+    echo "install-deps: unknown argument '$1' (see --help)" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do
