@@ -1,9 +1,6 @@
 #include "runtime/env_file.hpp"
 
-#include <sys/stat.h>
-
-#include <fstream>
-#include <iterator>
+#include "runtime/text_file.hpp"
 
 namespace orch::runtime {
 namespace {
@@ -112,18 +109,9 @@ env_file parse_env_file(std::string_view text) {
 }
 
 result<env_file> read_env_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return error_info{errc::not_found, path + ": no such file", ""};
-  if (!S_ISREG(st.st_mode))
-    return error_info{errc::validation_failed, path + ": not a regular file", ""};
-  if (static_cast<std::size_t>(st.st_size) > max_env_file_bytes)
-    return error_info{errc::validation_failed,
-                      path + ": larger than " + std::to_string(max_env_file_bytes) + " bytes", ""};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return error_info{errc::validation_failed, path + ": cannot be read", ""};
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_env_file(text);
+  auto text = read_bounded_file(path, max_env_file_bytes);
+  if (!text) return error_info{text.error().code, path + ": " + text.error().message, ""};
+  return parse_env_file(*text);
 }
 
 }  // namespace orch::runtime

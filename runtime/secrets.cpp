@@ -1,10 +1,8 @@
 #include "runtime/secrets.hpp"
 
-#include <sys/stat.h>
-
 #include <cstdio>
-#include <fstream>
-#include <iterator>
+
+#include "runtime/text_file.hpp"
 
 namespace orch::runtime {
 namespace {
@@ -38,24 +36,17 @@ bool is_uri(const std::string& url) {
 }  // namespace
 
 result<std::string> read_secret_file(const std::string& path) {
-  struct stat st {};
   if (path.empty()) return refused("the file name is empty");
-  if (::stat(path.c_str(), &st) != 0) return refused("cannot read the file (missing?)");
-  if (!S_ISREG(st.st_mode)) return refused("is not a regular file");
-  if (static_cast<std::size_t>(st.st_size) > max_secret_file_bytes)
-    return refused("is larger than " + std::to_string(max_secret_file_bytes) + " bytes");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return refused("cannot read the file (permissions?)");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (s.size() > max_secret_file_bytes)
-    return refused("is larger than " + std::to_string(max_secret_file_bytes) + " bytes");
+  auto text = read_bounded_file(path, max_secret_file_bytes);
+  if (!text) return refused(text.error().message);
+  auto& s = *text;
   // Editors and `echo` end files with a line break; it is not part of the secret.
   if (!s.empty() && s.back() == '\n') s.pop_back();
   if (!s.empty() && s.back() == '\r') s.pop_back();
   if (s.empty()) return refused("is empty");
   if (s.find('\0') != std::string::npos) return refused("holds a NUL byte");
   if (s.find_first_of("\r\n") != std::string::npos) return refused("holds more than one line");
-  return s;
+  return std::move(s);
 }
 
 result<std::string> with_password(const std::string& url, const std::string& password) {
