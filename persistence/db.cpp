@@ -5,8 +5,14 @@
 namespace orch::persistence {
 
 error_info translate(const std::exception& e) {
-  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
-      dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+  // Checked before broken_connection: a commit whose outcome is unknown may have
+  // written, so it must not be the 503 that proxies and clients retry blindly
+  // (every 503 of this API means nothing was done).
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    return {errc::internal,
+            "the database connection was lost during commit; the outcome is unknown", ""};
+  }
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return {errc::unavailable, "database unavailable", ""};
   }
   if (const auto* se = dynamic_cast<const pqxx::sql_error*>(&e)) {
