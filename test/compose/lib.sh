@@ -81,3 +81,13 @@ submit_naps() {
 }
 
 succeeded() { psql_q "SELECT count(*) FROM runs WHERE status = 'succeeded'"; }
+
+# SIGKILLs the orchestrator process of container $1 from the host, as a crash
+# would: `docker kill` counts as an operator's stop, which the restart policy
+# leaves alone.
+crash_container() {
+  local tini_pid orch_pid
+  tini_pid=$(docker inspect -f '{{.State.Pid}}' "$1")
+  orch_pid=$(pgrep -P "$tini_pid" -x orchestrator) || fail "no orchestrator process under tini ($tini_pid)"
+  kill -KILL "$orch_pid"
+}
