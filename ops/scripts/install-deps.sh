@@ -13,7 +13,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   git curl jq postgresql postgresql-contrib redis-server
-  python3 python3-croniter wrk procps iproute2
+  python3 python3-croniter wrk procps iproute2 shellcheck yamllint
 )
 case "${1:-}" in
   --build-only) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
