@@ -107,20 +107,25 @@ stack_healthy() {
     grep -qvE '^(healthy|running)$'
 }
 
+# Rolls back to the image tagged before this deploy, if it tagged one: a
+# redeploy of the running image has nothing older to go back to.
+roll_back() {
+  [ "$rollback" = 1 ] && [ "$tagged" = 1 ] || return 0
+  bash "$OPS_DIR/scripts/rollback.sh" "$ORCH_ENV" --image "$ROLLBACK_TAG" >&2 || true
+}
+tagged=0
 previous=$(running_image)
 if [ -z "$previous" ]; then
   first_start
 else
-  new_id=$(docker image inspect -f '{{.Id}}' "$image")
-  if [ "$new_id" != "$previous" ]; then
+  if [ "$(docker image inspect -f '{{.Id}}' "$image")" != "$previous" ]; then
     docker tag "$previous" "$ROLLBACK_TAG"
+    tagged=1
     log "the running image is tagged $ROLLBACK_TAG for a rollback"
   fi
   if ! roll_all "$image"; then
     log "rolling replacement failed"
-    if [ "$rollback" = 1 ] && [ "$new_id" != "$previous" ]; then
-      bash "$OPS_DIR/scripts/rollback.sh" "$ORCH_ENV" --image "$ROLLBACK_TAG" >&2 || true
-    fi
+    roll_back
     exit 1
   fi
 fi
@@ -128,9 +133,7 @@ fi
 # --- smoke test ---------------------------------------------------------------
 if ! bash "$OPS_DIR/scripts/smoke-test.sh" "$ORCH_ENV" >&2; then
   log "smoke test failed"
-  if [ "$rollback" = 1 ] && [ -n "$previous" ]; then
-    bash "$OPS_DIR/scripts/rollback.sh" "$ORCH_ENV" --image "$ROLLBACK_TAG" >&2 || true
-  fi
+  roll_back
   exit 1
 fi
 log "deployed $image to $ORCH_ENV in $((SECONDS - start)) s"

@@ -5,8 +5,9 @@
 # replica and hiding what must stay inside; an api container crashing costs
 # GET clients nothing; deploy.sh replaces every orchestrator container with a
 # new image under a steady 50 submissions/s through nginx (no lost or failed
-# run, no 5xx for a GET, one run per idempotency key); a deploy of an image
-# that cannot start leaves the running version serving.
+# run, no 5xx for a GET, one run per idempotency key); deploys of an image
+# with a bad setting, of one that never gets healthy and of one that cannot
+# run a step leave the running version serving (the last by a rollback).
 # Usage: test/compose/prod_stack_test.sh   (ctest label compose)
 set -euo pipefail
 # shellcheck source=test/compose/prod_lib.sh
@@ -169,6 +170,16 @@ out=$(ROLL_HEALTH_TIMEOUT=90 bash "$ROOT/ops/scripts/deploy.sh" production --ima
 echo "$out" | grep -q "new containers not healthy" || fail "deploy.sh did not report the unhealthy containers: $out"
 all_on "$new_id" || fail "after a failed rolling deploy, containers do not all run the previous image: $(image_of_services)"
 [ "$(dc ps -q scheduler | wc -l)" -eq 2 ] || fail "the failed deploy left $(dc ps -q scheduler | wc -l) scheduler containers"
+# An image that starts and gets healthy but cannot run a step: the smoke test
+# fails after the replacement, and deploy.sh rolls every container back.
+nosteps=orchestrator:nosteps-$COMPOSE_PROJECT_NAME
+derived_image "$nosteps" $'USER root\nRUN rm /bin/echo\nUSER orchestrator'
+rc=0
+out=$(bash "$ROOT/ops/scripts/deploy.sh" production --image "$nosteps" --skip-backup 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "deploy.sh of an image that cannot run steps exited $rc, not 1: $out"
+echo "$out" | grep -q "smoke test failed" || fail "deploy.sh did not report the failed smoke test: $out"
+echo "$out" | grep -q "rolled back to" || fail "deploy.sh did not roll back: $out"
+all_on "$new_id" || fail "after the rollback, containers do not all run the previous image: $(image_of_services)"
 bash "$ROOT/ops/scripts/smoke-test.sh" production || fail "smoke test after the failed deploys"
 
 echo "PASS prod stack: 17 services, nginx over 3 api replicas, api kill without GET errors, rolling deploy under load ($acked runs), failed deploys kept the running version"
