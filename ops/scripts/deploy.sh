@@ -20,6 +20,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 # shellcheck source=ops/scripts/lib/rolling.sh
 . "$(dirname "$0")/lib/rolling.sh"
+# shellcheck source=ops/scripts/lib/datastores.sh
+. "$(dirname "$0")/lib/datastores.sh"
 
 env_name=production image=${ORCH_IMAGE:-orchestrator:latest} backup=1 rollback=1
 while [ $# -gt 0 ]; do
@@ -85,7 +87,7 @@ first_start() {
     die "postgres or redis not healthy within 180 s"
   dc run --rm --no-deps -T api migrate >&2 || die "migrations failed"
   local tokens
-  tokens=$(dc exec -T postgres psql -U orchestrator -d orchestrator -tAc 'SELECT count(*) FROM api_tokens')
+  tokens=$(psql_q 'SELECT count(*) FROM api_tokens')
   # Production's api listens off loopback and refuses to start without a token.
   if [ "$ORCH_ENV" = production ] && [ "$tokens" -eq 0 ]; then
     [ -e "$SECRETS_DIR/api_token" ] && die "$SECRETS_DIR/api_token exists but the database has no token"

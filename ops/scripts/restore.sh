@@ -31,6 +31,8 @@
 set -euo pipefail
 # shellcheck source=ops/scripts/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
+# shellcheck source=ops/scripts/lib/datastores.sh
+. "$(dirname "$0")/lib/datastores.sh"
 
 env_name=${ORCH_ENV:-development}
 force=false
@@ -107,30 +109,8 @@ if [ "$backup_env" != "$ORCH_ENV" ]; then
 fi
 log "backup $name verified: $(grep -c '^file: ' "$manifest") files, sha256 ok (written $(manifest_value written), env $backup_env, PostgreSQL $(manifest_value postgres_version))"
 
-# shellcheck disable=SC2016  # expanded by the container's shell
-PG_PRELUDE='u=${POSTGRES_USER:-}; if [ -z "$u" ] && [ -n "${POSTGRES_USER_FILE:-}" ]; then u=$(cat "$POSTGRES_USER_FILE"); fi; u=${u:-postgres}; d=${POSTGRES_DB:-$u};'
-pg_sh() { dc exec -T postgres sh -c "$PG_PRELUDE $1"; }
-# shellcheck disable=SC2016
-psql_q() { pg_sh 'exec psql -X -v ON_ERROR_STOP=1 -U "$u" -d "$d" -tA' <<<"$1"; }
-# shellcheck disable=SC2016
-REDIS_PRELUDE='p=${REDIS_PASSWORD:-}; if [ -z "$p" ] && [ -n "${REDIS_PASSWORD_FILE:-}" ]; then p=$(cat "$REDIS_PASSWORD_FILE"); fi; if [ -n "$p" ]; then export REDISCLI_AUTH="$p"; fi;'
-redis_sh() { # script [$0 $1 ...] for the container shell
-  local script=$1
-  shift
-  dc exec -T redis sh -c "$REDIS_PRELUDE $script" "$@"
-}
 rcli() { redis_sh 'exec redis-cli --raw "$@"' redis-cli "$@"; }
 
-# "service running id" for each container of the stack (one compose call:
-# each costs most of a second with docker-compose 1.x).
-stack_containers() {
-  local ids
-  ids=$(dc ps -a -q) || return 1
-  [ -n "$ids" ] || return 0
-  # shellcheck disable=SC2086  # one id a word
-  docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Running}} {{.Id}} {{index .Config.Labels "com.docker.compose.oneoff"}}' $ids |
-    awk '$4 != "True" { print $1, $2, $3 }'
-}
 running_ids() { awk -v s="$1" '$1 == s && $2 == "true" { print $3 }' <<<"$containers"; }
 # shellcheck disable=SC2016
 pg_ready() { pg_sh 'pg_isready -q -U "$u" -d "$d"' 2>/dev/null; }

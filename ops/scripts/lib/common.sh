@@ -72,8 +72,6 @@ container_health() {
   docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$1" 2>/dev/null
 }
 
-# Containers (ids) of compose service $1, running or not.
-service_containers() { dc ps -q "$1" 2>/dev/null; }
 
 # The orchestrator services of a stack: those whose image is the orchestrator's.
 ORCH_SERVICES=(api scheduler worker)
