@@ -67,7 +67,7 @@ run=$(api -X POST "$API_URL/v1/tasks/smoke-test/runs" -H 'Content-Type: applicat
 status=
 finished() {
   status=$(api "$API_URL/v1/runs/$run" | jq -r '.status') || return 1
-  case "$status" in succeeded | failed | cancelled | timed_out) return 0 ;; esac
+  case "$status" in succeeded | failed | cancelled) return 0 ;; esac
   return 1
 }
 poll "$SMOKE_TIMEOUT" finished || die "run $run not finished within $SMOKE_TIMEOUT s (status ${status:-unknown})"
