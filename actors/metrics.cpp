@@ -129,6 +129,12 @@ metrics::metrics()
                      .Help("Peers declared down (their leases released)")
                      .Register(*registry)
                      .Add({})),
+      peers_cut_off(BuildCounter()
+                        .Name("orchestrator_cluster_peers_cut_off_total")
+                        .Help("Peers lost while the database showed them alive (a partition: "
+                              "their leases kept)")
+                        .Register(*registry)
+                        .Add({})),
       node_info(BuildGauge()
                     .Name("orchestrator_node_info")
                     .Help("1, labelled with this node's name and roles")

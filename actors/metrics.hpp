@@ -43,6 +43,7 @@ struct metrics {
   prometheus::Gauge& cluster_peers;
   prometheus::Counter& cluster_rejected;
   prometheus::Counter& peers_down;
+  prometheus::Counter& peers_cut_off;
   prometheus::Family<prometheus::Gauge>& node_info;
 
   metrics();

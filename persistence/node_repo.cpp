@@ -1,5 +1,6 @@
 #include "persistence/node_repo.hpp"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -7,6 +8,30 @@
 #include "persistence/sql_util.hpp"
 
 namespace orch::persistence {
+
+namespace {
+
+// The presence lock: a session-level advisory lock in the two-key space (the
+// leader's is in the one-key space, so they never meet), the second key a
+// hash of the incarnation. A collision only makes a dead node look alive
+// until its row goes silent.
+constexpr int presence_class = 0x4f52;
+
+int presence_key(const std::string& name, const std::string& incarnation) {
+  std::uint32_t h = 2166136261u;  // FNV-1a
+  for (unsigned char c : name + "/" + incarnation) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return static_cast<int>(h & 0x7fffffffu);
+}
+
+const char* const presence_held =
+    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int::oid "
+    "AND objid = $2::int::oid AND objsubid = 2 AND database = (SELECT oid FROM pg_database "
+    "WHERE datname = current_database())";
+
+}  // namespace
 
 namespace node_repo {
 
@@ -21,10 +46,29 @@ status heartbeat(session& db, const node_row& n) {
         "advertise = EXCLUDED.advertise, down_at = NULL",
         n.name, n.incarnation, text_array(n.roles), to_epoch_ms(n.started_at), n.capacity, n.active,
         n.status, n.advertise.empty() ? std::optional<std::string>() : n.advertise);
+    // Taken once per connection: each pg_try_advisory_lock call stacks.
+    tx.exec_params(std::string("SELECT pg_try_advisory_lock($1, $2) WHERE NOT EXISTS (") +
+                       presence_held + " AND pid = pg_backend_pid())",
+                   presence_class, presence_key(n.name, n.incarnation));
     return true;
   });
   if (!res) return res.error();
   return ok_status();
+}
+
+result<presence> presence_of(session& db, const std::string& name, const std::string& incarnation,
+                             millis silent_after) {
+  return db.transact([&](pqxx::work& tx) {
+    auto r = tx.exec_params1(
+        std::string("SELECT EXISTS (") + presence_held +
+            " AND granted), EXISTS (SELECT 1 FROM nodes WHERE name = $3 AND incarnation = $4 "
+            "AND last_seen >= now() - $5 * interval '1 millisecond')",
+        presence_class, presence_key(name, incarnation), name, incarnation, silent_after.count());
+    presence p;
+    p.session_open = r[0].as<bool>();
+    p.beating = r[1].as<bool>();
+    return p;
+  });
 }
 
 result<std::vector<node_row>> list(session& db, millis down_after) {

@@ -30,6 +30,15 @@ struct dead_node {
   std::string incarnation;
 };
 
+/// What the database knows of whether a node lives: a node cut off from its
+/// peers but not from PostgreSQL keeps both; a dead one loses the first at
+/// once (PostgreSQL ends the session of a closed connection) and a frozen or
+/// hung one the second within seconds.
+struct presence {
+  bool session_open = false;  ///< its heartbeat session holds the node's presence lock
+  bool beating = false;       ///< its heartbeat row was written lately
+};
+
 /// What the whole cluster looks like to the health check.
 struct cluster_health {
   bool leader_alive = false;  ///< some session holds the scheduler leadership lock
@@ -37,8 +46,13 @@ struct cluster_health {
 };
 
 namespace node_repo {
-/// Registers or refreshes this node's row (heartbeat).
+/// Registers or refreshes this node's row (heartbeat), and holds the node's
+/// presence lock on `db`'s connection (taken again after a reconnect).
 status heartbeat(session& db, const node_row& node);
+/// Whether the incarnation `incarnation` of `name` lives, as far as the
+/// database knows: its presence lock held, its row written within `silent_after`.
+result<presence> presence_of(session& db, const std::string& name, const std::string& incarnation,
+                             millis silent_after);
 /// Every node; rows not seen for `down_after` are reported down.
 result<std::vector<node_row>> list(session& db, millis down_after);
 /// Declares one incarnation of a node down; false when it was already (or is

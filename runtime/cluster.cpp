@@ -29,14 +29,26 @@ namespace {
 
 using namespace orch::actors;
 
-// The protocol plus the discovery timer the agent sends itself.
-using agent_impl = cluster_agent_actor::extend<caf::reacts_to<tick_atom>>;
+// Asks the database again whether the suspect named in it lives.
+using judge_atom = caf::atom_constant<caf::atom("judge")>;
+
+// The protocol plus the timers the agent sends itself: discovery, and the
+// judgement of lost peers.
+using agent_impl =
+    cluster_agent_actor::extend<caf::reacts_to<tick_atom>, caf::reacts_to<judge_atom, std::string>>;
+
+// A lost peer is asked after again this often while it looks alive.
+constexpr auto judge_every = std::chrono::milliseconds(100);
+// A node writes its heartbeat row every 1 to 1.5 s (its probe runs every half
+// second): 2.5 s without one means its process or its link to PostgreSQL stopped.
+constexpr millis heartbeat_silence{2500};
 
 struct agent_state {
   std::unique_ptr<persistence::session> db;
   std::optional<cluster_router> router;           // made once the agent knows its node id
   std::map<peer_id, cluster_agent_actor> agents;  // of every peer, by its node
   int max_lost_leases = default_max_lost_leases;
+  millis node_timeout{10000};  // how long a lost peer that looks alive is judged
 };
 
 using agent_ptr = agent_impl::stateful_pointer<agent_state>;
@@ -111,7 +123,7 @@ void add_peer(agent_ptr self, actors::node_state& node, const caf::node_id& nid,
 
 // The node of a lost peer is declared down and its leases released at once,
 // so its runs go back to pending within milliseconds of the loss.
-void declare_down(agent_ptr self, const peer_info& info, const caf::error& reason) {
+void declare_down(agent_ptr self, const peer_info& info, const std::string& reason) {
   auto& db = *self->state.db;
   auto marked = persistence::node_repo::mark_down(db, info.name, info.incarnation);
   auto released = persistence::run_repo::release_owner_prefix(
@@ -123,11 +135,42 @@ void declare_down(agent_ptr self, const peer_info& info, const caf::error& reaso
   // Every surviving peer handles the loss; the first one does the work, the
   // others find nothing left and say so quietly.
   log_write(declared || n > 0 ? log_level::warning : log_level::info, "cluster",
-            "lost " + info.name + " (" + caf::to_string(reason) + "): " +
-                (declared ? "declared down, " : "") + std::to_string(n) + " run(s) released");
+            "lost " + info.name + " (" + reason + "): " + (declared ? "declared down, " : "") +
+                std::to_string(n) + " run(s) released");
   wake_dispatcher(self);
   // A dead leader's lock is free now: a standby should not wait for its poll.
   if (auto s = lookup<scheduler_entry>(self->system())) self->send(s, wake_atom::value);
+}
+
+// Declares the suspect `name` down once the database says it is dead (its
+// session ended or its heartbeat went silent); while it looks alive, asks
+// again, for up to NODE_TIMEOUT, after which it was cut off from this node
+// only. Rejoining ends the judgement.
+void judge(agent_ptr self, const std::string& name) {
+  auto& st = self->state;
+  const auto* s = st.router->find_suspect(name);
+  if (!s) return;
+  auto seen = persistence::node_repo::presence_of(*st.db, s->info.name, s->info.incarnation,
+                                                  std::min(heartbeat_silence, st.node_timeout));
+  std::optional<persistence::presence> known;
+  if (db_ok(seen, "cluster.presence", "cluster")) known = *seen;
+  auto v = st.router->judge_suspect(name, known, now_ms());
+  switch (v.kind) {
+    case suspect_verdict::none:
+      return;
+    case suspect_verdict::down:
+      declare_down(self, v.who.info, v.who.reason);
+      return;
+    case suspect_verdict::wait:
+      self->delayed_send(self, judge_every, judge_atom::value, name);
+      return;
+    case suspect_verdict::alive:
+      global_metrics().peers_cut_off.Increment();
+      log_warning("cluster", "lost " + name + " (" + v.who.reason +
+                                 ") but it lives: it holds its database session and writes its "
+                                 "heartbeat. Cut off from this node only; its runs stay with it");
+      return;
+  }
 }
 
 void lose_peer(agent_ptr self, actors::node_state& node, stall_watch& watch, const peer_id& id,
@@ -149,9 +192,13 @@ void lose_peer(agent_ptr self, actors::node_state& node, stall_watch& watch, con
     case peer_loss::this_node_stalled:
       log_warning("cluster", "lost " + loss->info.name + " while this node was stalled; rejoining");
       return;
-    case peer_loss::node_down:
-      declare_down(self, loss->info, reason);
+    case peer_loss::node_down: {
+      auto name = loss->info.name;
+      st.router->suspect_peer(std::move(loss->info), caf::to_string(reason),
+                              now_ms() + st.node_timeout);
+      judge(self, name);
       return;
+    }
   }
 }
 
@@ -247,6 +294,7 @@ agent_impl::behavior_type agent(agent_ptr self, cluster_config cfg, engine_setti
                                 agent_identity id, std::shared_ptr<node_state> node) {
   self->state.db = std::make_unique<persistence::session>(engine.database_url);
   self->state.max_lost_leases = engine.max_lost_leases;
+  self->state.node_timeout = engine.node_timeout;
   self->state.router.emplace(id_of(self->node()), cfg.secret);
   auto* watch = &the_stall_watch(cfg.timeout);
   publish_on_cluster_port(self, cfg);
@@ -339,6 +387,10 @@ agent_impl::behavior_type agent(agent_ptr self, cluster_config cfg, engine_setti
         if (drain.refused) return refuse_message(self->current_sender());
         log_info("cluster", drain.name + " is draining");
         if (drain.rerouted) greet_pool(self);
+      },
+      [=](judge_atom, const std::string& name) {
+        if (!local()) return refuse_message(self->current_sender());
+        judge(self, name);
       },
       [=](tick_atom) {
         if (!local()) return refuse_message(self->current_sender());

@@ -87,6 +87,10 @@ std::string cluster_router::client_proof(const std::string& client_nonce,
 
 bool cluster_router::add_peer(const peer_id& id, actors::peer_info info) {
   bool dispatcher = has_role(info, "dispatcher");
+  // The same incarnation back: it was alive. A new one leaves the old suspect
+  // to be judged, so the leases of the dead incarnation are released.
+  auto s = suspects_.find(info.name);
+  if (s != suspects_.end() && s->second.info.incarnation == info.incarnation) suspects_.erase(s);
   peers_[id] = peer_entry{std::move(info), false};
   if (!dispatcher || !pool_waiting_) return false;
   pool_waiting_ = false;
@@ -115,6 +119,33 @@ std::optional<peer_loss> cluster_router::lose_peer(const peer_id& id, bool conne
   else
     loss.verdict = peer_loss::node_down;
   return loss;
+}
+
+void cluster_router::suspect_peer(actors::peer_info info, std::string reason, sys_ms until) {
+  auto name = info.name;
+  suspects_[name] = suspect{std::move(info), std::move(reason), until};
+}
+
+const suspect* cluster_router::find_suspect(const std::string& name) const {
+  auto it = suspects_.find(name);
+  return it == suspects_.end() ? nullptr : &it->second;
+}
+
+suspect_verdict cluster_router::judge_suspect(const std::string& name,
+                                              const std::optional<persistence::presence>& seen,
+                                              sys_ms now) {
+  auto it = suspects_.find(name);
+  if (it == suspects_.end()) return {};
+  suspect_verdict v;
+  if (seen && (!seen->session_open || !seen->beating))
+    v.kind = suspect_verdict::down;
+  else if (now >= it->second.until)
+    v.kind = suspect_verdict::alive;
+  else
+    return {suspect_verdict::wait, it->second};
+  v.who = std::move(it->second);
+  suspects_.erase(it);
+  return v;
 }
 
 demand_route cluster_router::route_demand(const std::optional<peer_id>& from,

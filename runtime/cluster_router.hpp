@@ -77,6 +77,25 @@ struct peer_loss {
   bool rerouted = false;  ///< this node's pools lost their dispatcher: they ask again
 };
 
+/// A peer whose connection broke: dead, frozen, or only cut off from this
+/// node. Which one, the database says (persistence::node_repo::presence_of).
+struct suspect {
+  actors::peer_info info;
+  std::string reason;  ///< why the connection ended, for the log
+  sys_ms until{};      ///< still alive then: a partition, not a death
+};
+
+/// The judgement of a suspect.
+struct suspect_verdict {
+  enum kind_t {
+    none,  ///< no such suspect (judged already, or it rejoined)
+    down,  ///< its database session ended or its heartbeat went silent: declare it down
+    wait,  ///< it looks alive (or the database did not answer): ask again shortly
+    alive  ///< alive all along: cut off from this node only; its runs stay with it
+  } kind = none;
+  suspect who;
+};
+
 /// A drain announced by a peer.
 struct peer_drain {
   bool refused = true;  ///< from a stranger
@@ -123,6 +142,18 @@ class cluster_router {
   /// stopping); `stalled`: this process was stopped lately.
   std::optional<peer_loss> lose_peer(const peer_id& id, bool connection_lost, bool stalled);
 
+  /// Holds a peer lost with `peer_loss::node_down` for judgement until `until`.
+  void suspect_peer(actors::peer_info info, std::string reason, sys_ms until);
+  /// The suspect named `name`, if one is held.
+  const suspect* find_suspect(const std::string& name) const;
+  /// Judges the suspect `name` by `seen` (nullopt: the database could not be
+  /// asked) at `now`; a verdict other than `wait` forgets it. A dead node is
+  /// declared down only on the database's word: a node cut off from this one
+  /// but alive keeps its leases, so one partitioned node cannot release the
+  /// runs of the whole cluster.
+  suspect_verdict judge_suspect(const std::string& name,
+                                const std::optional<persistence::presence>& seen, sys_ms now);
+
   /// Routes a pool's demand for runs from `from` for the pool `owner`.
   demand_route route_demand(const std::optional<peer_id>& from, const std::string& owner,
                             bool this_node_draining);
@@ -157,6 +188,7 @@ class cluster_router {
   std::string secret_;
   std::map<peer_id, peer_entry> peers_;
   std::map<peer_id, pending_join> pending_;
+  std::map<std::string, suspect> suspects_;      // by node name
   std::set<std::string> connecting_;             // endpoints with a join in flight
   std::map<std::string, sys_ms> refused_until_;  // endpoints that failed the handshake
   std::map<std::string, peer_id> route_;         // local pool owner -> dispatcher peer

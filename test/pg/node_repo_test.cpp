@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <thread>
 
 #include "pg/pg_fixture.hpp"
 
@@ -71,6 +73,51 @@ BOOST_AUTO_TEST_CASE(list_reports_nodes_not_seen_for_a_while_as_down) {
   back.status = "up";
   BOOST_REQUIRE(p::node_repo::heartbeat(db, back).ok());
   BOOST_CHECK_EQUAL(must(p::node_repo::list(db, 15s))[1].status, "up");
+}
+
+// A node cut off from its peers keeps its session and its heartbeat; a dead
+// one loses its session at once, a frozen one its heartbeat.
+BOOST_AUTO_TEST_CASE(presence_is_the_heartbeat_session_holding_its_lock_and_a_fresh_row) {
+  p::node_row n;
+  n.name = "node-p";
+  n.incarnation = "inc-1";
+  n.roles = {"worker"};
+  n.started_at = now_ms();
+  n.status = "up";
+  auto beating = open();
+  BOOST_REQUIRE(p::node_repo::heartbeat(*beating, n).ok());
+  BOOST_REQUIRE(p::node_repo::heartbeat(*beating, n).ok());
+  BOOST_CHECK_EQUAL(
+      scalar<long long>("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND objsubid = 2 AND granted AND database = (SELECT oid FROM "
+                        "pg_database WHERE datname = current_database())"),
+      1);
+  auto seen = must(p::node_repo::presence_of(db, "node-p", "inc-1", 2500ms));
+  BOOST_CHECK(seen.session_open);
+  BOOST_CHECK(seen.beating);
+
+  // Another incarnation, or another node, is not vouched for by this session.
+  auto other = must(p::node_repo::presence_of(db, "node-p", "inc-0", 2500ms));
+  BOOST_CHECK(!other.session_open);
+  BOOST_CHECK(!other.beating);
+  BOOST_CHECK(!must(p::node_repo::presence_of(db, "node-q", "inc-1", 2500ms)).session_open);
+
+  // Heartbeats stopped (a frozen process): the session stays, the row ages.
+  sql("UPDATE nodes SET last_seen = now() - interval '3 seconds' WHERE name = 'node-p'");
+  seen = must(p::node_repo::presence_of(db, "node-p", "inc-1", 2500ms));
+  BOOST_CHECK(seen.session_open);
+  BOOST_CHECK(!seen.beating);
+  BOOST_CHECK(must(p::node_repo::presence_of(db, "node-p", "inc-1", 5s)).beating);
+
+  // The process died: its connection closed, the lock went with it.
+  beating.reset();
+  // The server ends the session just after the client hangs up: polled.
+  bool released = false;
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       !released && std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(20ms)) {
+    released = !must(p::node_repo::presence_of(db, "node-p", "inc-1", 5s)).session_open;
+  }
+  BOOST_CHECK(released);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -93,8 +93,8 @@ BOOST_AUTO_TEST_CASE(joins_from_this_node_anonymous_or_malformed_are_refused) {
   BOOST_TEST(!r.accept_join(self, info("b"), client_nonce, server_nonce));
   BOOST_TEST(!r.accept_join(std::nullopt, info("b"), client_nonce, server_nonce));
   BOOST_TEST(!r.accept_join(peer_id("b#2"), info("b"), "short", server_nonce));
-  BOOST_TEST(!r.accept_join(peer_id("b#2"), info(std::string(64, 'n')), client_nonce,
-                            server_nonce));
+  BOOST_TEST(
+      !r.accept_join(peer_id("b#2"), info(std::string(64, 'n')), client_nonce, server_nonce));
   BOOST_TEST(r.accept_join(peer_id("b#2"), info(std::string(63, 'n')), client_nonce, server_nonce)
                  .has_value());
 }
@@ -103,11 +103,12 @@ BOOST_AUTO_TEST_CASE(the_client_checks_the_servers_proof_and_proves_its_own) {
   cluster_router r(self, secret);
   auto server_proof = cluster_auth::proof(secret, "server", client_nonce, server_nonce);
   BOOST_TEST(r.server_is_genuine(client_nonce, server_nonce, server_proof));
-  BOOST_TEST(!r.server_is_genuine(client_nonce, server_nonce,
-                                  cluster_auth::proof("other", "server", client_nonce, server_nonce)));
+  BOOST_TEST(
+      !r.server_is_genuine(client_nonce, server_nonce,
+                           cluster_auth::proof("other", "server", client_nonce, server_nonce)));
   // A client's proof is no server's proof: the roles differ.
-  BOOST_TEST(!r.server_is_genuine(client_nonce, server_nonce,
-                                  r.client_proof(client_nonce, server_nonce)));
+  BOOST_TEST(
+      !r.server_is_genuine(client_nonce, server_nonce, r.client_proof(client_nonce, server_nonce)));
   BOOST_TEST(r.client_proof(client_nonce, server_nonce) ==
              cluster_auth::proof(secret, "client", client_nonce, server_nonce));
 }
@@ -236,6 +237,54 @@ BOOST_AUTO_TEST_CASE(peers_lost_while_this_node_was_stalled_are_not_judged) {
   auto loss = r.lose_peer("b#2", true, true);
   BOOST_REQUIRE(loss);
   BOOST_TEST((loss->verdict == peer_loss::this_node_stalled));
+}
+
+BOOST_AUTO_TEST_CASE(a_suspect_whose_session_ended_or_heartbeat_stopped_is_down) {
+  for (auto seen : {persistence::presence{false, true}, persistence::presence{true, false},
+                    persistence::presence{false, false}}) {
+    auto r = with_peers({});
+    r.suspect_peer(info("b"), "remote_link_unreachable", t0 + 10s);
+    auto v = r.judge_suspect("b", seen, t0);
+    BOOST_TEST((v.kind == suspect_verdict::down));
+    BOOST_TEST(v.who.info.name == "b");
+    BOOST_TEST(v.who.reason == "remote_link_unreachable");
+    BOOST_TEST(!r.find_suspect("b"), "judged once");
+    BOOST_TEST((r.judge_suspect("b", seen, t0).kind == suspect_verdict::none));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_suspect_that_looks_alive_is_asked_again_until_its_time_is_up) {
+  auto r = with_peers({});
+  r.suspect_peer(info("b"), "x", t0 + 10s);
+  persistence::presence alive{true, true};
+  BOOST_TEST((r.judge_suspect("b", alive, t0).kind == suspect_verdict::wait));
+  BOOST_TEST((r.judge_suspect("b", std::nullopt, t0 + 5s).kind == suspect_verdict::wait),
+             "no answer from the database is no verdict");
+  BOOST_REQUIRE(r.find_suspect("b"));
+  auto v = r.judge_suspect("b", alive, t0 + 10s);
+  BOOST_TEST((v.kind == suspect_verdict::alive));
+  BOOST_TEST(!r.find_suspect("b"));
+}
+
+BOOST_AUTO_TEST_CASE(a_suspect_dying_while_judged_is_down) {
+  auto r = with_peers({});
+  r.suspect_peer(info("b"), "x", t0 + 10s);
+  BOOST_TEST(
+      (r.judge_suspect("b", persistence::presence{true, true}, t0).kind == suspect_verdict::wait));
+  BOOST_TEST((r.judge_suspect("b", persistence::presence{false, true}, t0 + 100ms).kind ==
+              suspect_verdict::down));
+}
+
+BOOST_AUTO_TEST_CASE(a_suspect_rejoining_is_no_longer_judged_but_a_new_incarnation_is_no_alibi) {
+  auto r = with_peers({});
+  r.suspect_peer(info("b", {"dispatcher"}, "inc-1"), "x", t0 + 10s);
+  r.add_peer("b#9", info("b", {"dispatcher"}, "inc-2"));
+  BOOST_REQUIRE(r.find_suspect("b"));
+  BOOST_TEST(r.find_suspect("b")->info.incarnation == "inc-1");
+  r.add_peer("b#2", info("b", {"dispatcher"}, "inc-1"));
+  BOOST_TEST(!r.find_suspect("b"));
+  BOOST_TEST((r.judge_suspect("b", persistence::presence{false, false}, t0).kind ==
+              suspect_verdict::none));
 }
 
 BOOST_AUTO_TEST_CASE(losing_an_unknown_peer_is_nothing) {
