@@ -14,6 +14,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   git curl jq postgresql postgresql-contrib redis-server
   python3 python3-croniter wrk procps iproute2 shellcheck yamllint
+  prometheus prometheus-alertmanager python3-yaml
 )
 case "${1:-}" in
   --build-only) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
@@ -53,3 +54,16 @@ $SUDO apt-get update -qq || { sleep 5; $SUDO apt-get update -qq; }
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The Debian postgresql package may start a cluster on port 5432; nothing here
 # uses it, and tests start their own servers.
+# prometheus and prometheus-alertmanager start and enable their services
+# (ports 9090, 9093 and 9094) when installed; the tests run their own on free
+# loopback ports and the stacks in containers, so the ones installed here are
+# stopped and disabled. A service that was installed before is left alone.
+for svc in prometheus prometheus-alertmanager; do
+  case " ${missing[*]} " in *" $svc "*) ;; *) continue ;; esac
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$svc" ]; then
+    $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+    $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true
+  fi
+done
