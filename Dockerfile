@@ -35,8 +35,12 @@ EXPOSE 8080 7000
 STOPSIGNAL SIGTERM
 # Readiness of this node alone: /health also judges the cluster (a leader
 # somewhere, a worker up), which must not mark every container unhealthy.
-HEALTHCHECK --interval=5s --timeout=4s --start-period=60s --retries=3 \
-  CMD ["orchestrator", "health", "--path", "/ready", "--timeout", "3s"]
+# The check is an exec into the container: on a host loaded to its limits
+# starting it can take seconds, so the timeout is generous (a hung node still
+# fails three checks in a row, within 45 s) while the interval keeps rolling
+# deploys quick.
+HEALTHCHECK --interval=5s --timeout=10s --start-period=60s --retries=3 \
+  CMD ["orchestrator", "health", "--path", "/ready", "--timeout", "8s"]
 # tini is PID 1: it forwards signals and reaps orphaned step processes.
 ENTRYPOINT ["/usr/bin/tini", "--", "orchestrator"]
 CMD ["serve"]

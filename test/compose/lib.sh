@@ -21,8 +21,20 @@ fail() {
   dc logs --tail 30 >&2 || true
   exit 1
 }
+# Background jobs (load generators, request loops) end with the test: left
+# running they would hold ctest's output pipe open until its timeout.
+# shellcheck disable=SC2317  # called by the EXIT traps
+stop_jobs() {
+  local pids
+  pids=$(jobs -p)
+  # shellcheck disable=SC2086  # one pid a word
+  [ -z "$pids" ] || kill $pids 2>/dev/null || true
+}
 # shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() { dc down -v --remove-orphans >/dev/null 2>&1 || true; }
+cleanup() {
+  stop_jobs
+  dc down -v --remove-orphans >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 # Polls a command every 0.2 s for at most `secs` seconds.

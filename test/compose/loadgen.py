@@ -6,7 +6,9 @@ key; on a connection error, a timeout or a 5xx the same body is sent again
 until it is acknowledged) and reads at GET_RATE requests a second (GET
 /v1/nodes and GET /v1/runs/{id} of acknowledged runs; never retried: every
 non-2xx GET counts). Runs until the file STOP exists, then waits for the
-POSTs still retrying and writes a JSON summary to OUT:
+POSTs still retrying and writes a JSON summary to OUT. It stops by itself
+after MAX_SECONDS (default 900) even when STOP never appears, so a test that
+dies midway leaves no load behind:
 
   posts, acknowledged, post_errors (failed tries later retried) and their
   codes (0: no answer), unacked
@@ -15,6 +17,7 @@ POSTs still retrying and writes a JSON summary to OUT:
   key<TAB>run id lines).
 
 Usage: loadgen.py URL TOKEN STOP OUT [--rate 50] [--get-rate 20] [--task nap]
+                  [--max-seconds 900]
 """
 import argparse
 import json
@@ -122,6 +125,7 @@ def main():
     p.add_argument("--get-rate", type=float, default=20)
     p.add_argument("--task", default="nap")
     p.add_argument("--retry-for", type=float, default=60)
+    p.add_argument("--max-seconds", type=float, default=900)
     args = p.parse_args()
     args.url = args.url.rstrip("/")
 
@@ -135,7 +139,7 @@ def main():
         t.start()
     start = time.monotonic()
     sent = 0
-    while not os.path.exists(args.stop):
+    while not os.path.exists(args.stop) and time.monotonic() - start < args.max_seconds:
         due = int((time.monotonic() - start) * args.rate)
         while sent < due:
             jobs.put(uuid.uuid4().hex)

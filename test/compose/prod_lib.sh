@@ -37,6 +37,7 @@ TEST_TAGS=("$ROLLBACK_TAG")
 dc() { "${COMPOSE[@]}" -f "$ROOT/ops/docker-compose.prod.yml" "$@"; }
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
+  stop_jobs
   dc down -v --remove-orphans >/dev/null 2>&1 || true
   [ "${#TEST_TAGS[@]}" -eq 0 ] || docker rmi "${TEST_TAGS[@]}" >/dev/null 2>&1 || true
   rm -rf "$SECRETS_DIR" "$TLS_DIR" "$BACKUP_DIR"

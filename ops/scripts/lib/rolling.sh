@@ -81,7 +81,7 @@ roll_service() {
   until all_healthy_ids "${new[@]}"; do
     if any_unhealthy_ids "${new[@]}" || [ "$SECONDS" -ge "$end" ]; then
       log "$service: new containers not healthy; removing them, the old ones keep serving"
-      for id in "${new[@]}"; do docker logs --tail 20 "$id" >&2 2>&1 || true; done
+      for id in "${new[@]}"; do describe_container "$id"; done
       remove_containers "${new[@]}"
       return 1
     fi
@@ -97,6 +97,15 @@ roll_service() {
   [ "$service" = api ] && reload_nginx
   log "$service: replaced"
   return 0
+}
+
+# What went wrong with container $1, on stderr: its state (exit code, killed
+# for memory, restarts), its last health checks and its last log lines.
+describe_container() {
+  # shellcheck disable=SC2016  # a Go template, not a shell expansion
+  docker inspect -f '{{.Name}}: {{.State.Status}}, exit {{.State.ExitCode}}, oom-killed {{.State.OOMKilled}}, restarts {{.RestartCount}}, started {{.State.StartedAt}}{{if .State.Health}}, health {{.State.Health.Status}}{{range .State.Health.Log}}
+  check at {{.Start}}: exit {{.ExitCode}} {{.Output}}{{end}}{{end}}' "$1" >&2 2>&1 || true
+  docker logs --tail 20 "$1" >&2 2>&1 || true
 }
 
 remove_containers() {
