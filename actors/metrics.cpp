@@ -13,6 +13,35 @@ prometheus::Histogram::BucketBoundaries latency_buckets() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
 }
 
+// An API request takes milliseconds; a few seconds is already a failure.
+prometheus::Histogram::BucketBoundaries request_buckets() {
+  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
+
+// Label values known in advance are exported at 0 from the start, so rate()
+// and absence-based alerts see a fresh node; the rest appear when first used.
+constexpr const char* finished_statuses[] = {"succeeded", "failed", "cancelled", "retrying"};
+constexpr const char* step_statuses[] = {"succeeded", "failed", "cancelled"};
+constexpr const char* error_codes[] = {"exit_status", "timeout",     "spawn_failed",
+                                       "http_error",  "http_status", "response_too_large",
+                                       "cancelled",   "lease_lost"};
+// Children of the supervision trees (runtime/supervision_tree.cpp), and the
+// workers their pools replace.
+constexpr const char* restarting_actors[] = {"api_executor", "cluster",     "dispatcher",
+                                             "health_probe", "recorder",    "scheduler",
+                                             "submitter",    "worker_pool", "worker"};
+// The actors that count the messages they handle.
+constexpr const char* counting_actors[] = {"api",       "dispatcher", "recorder",   "scheduler",
+                                           "submitter", "worker",     "worker_pool"};
+
+void zero_initialise(metrics& m) {
+  for (const char* s : finished_statuses) m.tasks_total.Add({{"status", s}});
+  for (const char* s : step_statuses) m.steps_total.Add({{"status", s}});
+  for (const char* c : error_codes) m.worker_errors.Add({{"code", c}});
+  for (const char* a : restarting_actors) m.actor_restarts.Add({{"actor", a}});
+  for (const char* a : counting_actors) m.actor_messages.Add({{"actor", a}});
+}
+
 }  // namespace
 
 metrics::metrics()
@@ -109,6 +138,11 @@ metrics::metrics()
                         .Name("orchestrator_http_requests_total")
                         .Help("HTTP responses by status code")
                         .Register(*registry)),
+      http_duration(BuildHistogram()
+                        .Name("orchestrator_http_request_duration_seconds")
+                        .Help("Time from a request's arrival to its response, by route "
+                              "template and status class")
+                        .Register(*registry)),
       db_errors(BuildCounter()
                     .Name("orchestrator_db_errors_total")
                     .Help("Failed database calls")
@@ -138,7 +172,26 @@ metrics::metrics()
       node_info(BuildGauge()
                     .Name("orchestrator_node_info")
                     .Help("1, labelled with this node's name and roles")
-                    .Register(*registry)) {}
+                    .Register(*registry)),
+      build_info(BuildGauge()
+                     .Name("orchestrator_build_info")
+                     .Help("1, labelled with the orchestrator's version")
+                     .Register(*registry)),
+      scheduler_leader(BuildGauge()
+                           .Name("orchestrator_scheduler_leader")
+                           .Help("1 while this node leads the schedules, else 0")
+                           .Register(*registry)
+                           .Add({})) {
+  zero_initialise(*this);
+}
+
+prometheus::Histogram& metrics::http_request_duration(const std::string& route, int status) {
+  static const char* const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+  int c = status / 100;
+  std::string cls = c >= 1 && c <= 5 ? classes[c - 1] : "other";
+  return http_duration.Add({{"route", route.empty() ? "none" : route}, {"status_class", cls}},
+                           request_buckets());
+}
 
 metrics& global_metrics() {
   static metrics m;

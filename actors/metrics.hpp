@@ -39,14 +39,22 @@ struct metrics {
   prometheus::Counter& leases_requeued;
   prometheus::Counter& runs_pruned;
   prometheus::Family<prometheus::Counter>& http_requests;
+  prometheus::Family<prometheus::Histogram>& http_duration;
   prometheus::Counter& db_errors;
   prometheus::Gauge& cluster_peers;
   prometheus::Counter& cluster_rejected;
   prometheus::Counter& peers_down;
   prometheus::Counter& peers_cut_off;
   prometheus::Family<prometheus::Gauge>& node_info;
+  prometheus::Family<prometheus::Gauge>& build_info;
+  prometheus::Gauge& scheduler_leader;
 
   metrics();
+
+  /// orchestrator_http_request_duration_seconds{route, status_class}; `route`
+  /// is the route's template ("/v1/runs/:id"), "none" when the request was
+  /// answered before routing (no such path, a refused body).
+  prometheus::Histogram& http_request_duration(const std::string& route, int status);
 
   /// orchestrator_tasks_total{status}.
   prometheus::Counter& tasks(const std::string& status) {

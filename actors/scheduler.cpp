@@ -25,6 +25,7 @@ caf::behavior scheduler(caf::stateful_actor<scheduler_state>* self, engine_setti
   register_as(self, scheduler_key);
   node->scheduler_ok = true;
   self->attach_functor([=](const caf::error&) {
+    global_metrics().scheduler_leader.Set(0);
     node->is_leader = false;
     node->scheduler_ok = false;
   });
@@ -34,6 +35,7 @@ caf::behavior scheduler(caf::stateful_actor<scheduler_state>* self, engine_setti
     if (s.leader) log_warning("scheduler", "leadership lost: " + why);
     s.leader = false;
     node->is_leader = false;
+    global_metrics().scheduler_leader.Set(0);
     // Closing the connection releases the advisory lock if it is still held.
     s.db->reset();
   };
@@ -46,6 +48,7 @@ caf::behavior scheduler(caf::stateful_actor<scheduler_state>* self, engine_setti
       if (!db_ok(got, "scheduler.try_lead", "scheduler") || !*got) return millis(1000);
       s.leader = true;
       node->is_leader = true;
+      global_metrics().scheduler_leader.Set(1);
       log_info("scheduler", "this node leads the schedules");
     }
     auto now = now_ms();

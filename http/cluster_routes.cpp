@@ -11,7 +11,7 @@ namespace orch::http {
 using json = nlohmann::json;
 using persistence::session;
 
-void add_cluster_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_cluster_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_get("/v1/nodes", [ctx](req_t req, params_t) {
     if (auto d = ctx->deny(req)) return *d;
     return ctx->on_db(req, [ctx](session& db, const req_t& rq) {

@@ -15,7 +15,7 @@ namespace orch::http {
 
 using json = nlohmann::json;
 
-void add_debug_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_debug_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_post(R"(/v1/debug/crash/:actor)", [ctx](req_t req, params_t p) {
     if (auto d = ctx->deny(req)) return *d;
     std::string name(p["actor"]);

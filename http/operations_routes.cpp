@@ -13,7 +13,7 @@ namespace orch::http {
 
 using json = nlohmann::json;
 
-void add_operations_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_operations_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_get("/health", [ctx](req_t req, params_t) {
     auto& n = *ctx->deps.node;
     auto v = judge_health(actors::health_facts_of(n));

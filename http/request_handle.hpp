@@ -2,14 +2,19 @@
 /// \file request_handle.hpp Private to http/: the one header that includes
 /// RESTinio, with the request, router and handler types every route file uses.
 
+#include <chrono>
 #include <restinio/all.hpp>
 #include <string>
+#include <utility>
 
 namespace orch::http {
 
 /// What the server keeps with each request besides RESTinio's own data.
 struct request_data {
   std::string request_id;  ///< sent back as X-Request-Id, and named in logs
+  std::string route;       ///< the matched route's template; empty before routing
+  /// When the request was read (the data is made with the request).
+  std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
 };
 
 /// Makes the (empty) request_data of each request; the server fills it in.
@@ -24,5 +29,43 @@ using router_t = restinio::router::generic_express_router_t<restinio::router::st
 using status_t = restinio::request_handling_status_t;
 /// The parameters of a route's path.
 using params_t = restinio::router::route_params_t;
+
+/// The router as the route files fill it: each handler first writes its
+/// route's template into the request's data, so responses are measured by
+/// route (orchestrator_http_request_duration_seconds) without an unbounded
+/// label such as the path.
+class route_table {
+ public:
+  template <class Handler>
+  void http_get(std::string path, Handler h) {
+    add(restinio::http_method_get(), std::move(path), std::move(h));
+  }
+  template <class Handler>
+  void http_post(std::string path, Handler h) {
+    add(restinio::http_method_post(), std::move(path), std::move(h));
+  }
+  template <class Handler>
+  void http_put(std::string path, Handler h) {
+    add(restinio::http_method_put(), std::move(path), std::move(h));
+  }
+  template <class Handler>
+  void http_delete(std::string path, Handler h) {
+    add(restinio::http_method_delete(), std::move(path), std::move(h));
+  }
+  /// The router itself, for what is not a route (the non-matched handler).
+  router_t& router() { return router_; }
+
+ private:
+  template <class Handler>
+  void add(restinio::http_method_id_t method, std::string path, Handler h) {
+    auto wrapped = [route = path, h = std::move(h)](req_t req, params_t p) {
+      req->extra_data().route = route;
+      return h(std::move(req), std::move(p));
+    };
+    router_.add_handler(method, path, std::move(wrapped));
+  }
+
+  router_t router_;
+};
 
 }  // namespace orch::http

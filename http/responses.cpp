@@ -1,6 +1,8 @@
 #include "http/responses.hpp"
 
+#include <chrono>
 #include <map>
+#include <utility>
 
 #include "actors/log.hpp"
 #include "actors/metrics.hpp"
@@ -14,7 +16,7 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-void count(int status) {
+void count(const req_t& req, int status) {
   // Label lookups hash and lock; each asio (or API executor) thread keeps its own cache.
   thread_local std::map<int, prometheus::Counter*> by_code;
   auto it = by_code.find(status);
@@ -25,6 +27,16 @@ void count(int status) {
              .first;
   }
   it->second->Increment();
+  const auto& data = req->extra_data();
+  thread_local std::map<std::pair<std::string, int>, prometheus::Histogram*> by_route;
+  auto key = std::make_pair(data.route, status / 100);
+  auto h = by_route.find(key);
+  if (h == by_route.end()) {
+    h = by_route.emplace(key, &actors::global_metrics().http_request_duration(data.route, status))
+            .first;
+  }
+  h->second->Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - data.arrived).count());
 }
 
 }  // namespace
@@ -39,7 +51,7 @@ void send_raw(const req_t& req, int status, std::string body, const char* conten
   for (const auto& [k, v] : headers) resp.append_header(k, v);
   if (status != 204) resp.set_body(std::move(body));
   resp.done();
-  count(status);
+  count(req, status);
 }
 
 void send_json(const req_t& req, int status, const json& body, const header_list& headers) {

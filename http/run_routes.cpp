@@ -98,7 +98,7 @@ result<long long> run_id(std::string_view text) {
   return *id;
 }
 
-void add_batch_route(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_batch_route(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_post("/v1/runs/batch", [ctx](req_t req, params_t) {
     if (auto d = ctx->deny(req)) return *d;
     if (auto d = ctx->refuse_when_draining(req)) return *d;
@@ -119,7 +119,7 @@ void add_batch_route(router_t& r, const std::shared_ptr<route_context>& ctx) {
   });
 }
 
-void add_query_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_query_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_get("/v1/runs", [ctx](req_t req, params_t) {
     if (auto d = ctx->deny(req)) return *d;
     auto q = parse_query(req, {"task", "status", "limit", "cursor"});
@@ -182,7 +182,7 @@ void add_query_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
   });
 }
 
-void add_action_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_action_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_post(
       R"(/v1/runs/:id/cancel)",
       resource_route(ctx, "id", drain_policy::serve, run_id,
@@ -208,7 +208,7 @@ void add_action_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
 
 }  // namespace
 
-void add_run_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_run_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   add_batch_route(r, ctx);
   add_query_routes(r, ctx);
   add_action_routes(r, ctx);

@@ -73,7 +73,7 @@ json next_fire_times(const std::string& cron_text, const std::string& timezone, 
   return items;
 }
 
-void add_read_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_read_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_get("/v1/schedules", paged_list_route(
                                   ctx,
                                   [](session& db, const page_request& page) {
@@ -85,7 +85,7 @@ void add_read_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
   r.http_get(R"(/v1/schedules/:id)", read_route(ctx, "id", &persistence::schedule_repo::get));
 }
 
-void add_action_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_action_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_delete(R"(/v1/schedules/:id)",
                 remove_route(ctx, "id", &persistence::schedule_repo::remove));
   r.http_post(R"(/v1/schedules/:id/pause)", toggle_schedule(ctx, false));
@@ -117,7 +117,7 @@ void add_action_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
 
 }  // namespace
 
-void add_schedule_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_schedule_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_post("/v1/schedules", write_schedule(ctx, false));
   r.http_put(R"(/v1/schedules/:id)", write_schedule(ctx, true));
   add_read_routes(r, ctx);

@@ -64,19 +64,19 @@ status_t not_matched(const req_t& req, const server_options& opt) {
 }
 
 std::unique_ptr<router_t> make_router(const std::shared_ptr<route_context>& ctx) {
-  auto router = std::make_unique<router_t>();
+  route_table routes;
   // Every node can be health-checked and scraped; the API only where it has the role.
-  add_operations_routes(*router, ctx);
+  add_operations_routes(routes, ctx);
   if (ctx->opt.serve_api) {
-    add_task_routes(*router, ctx);
-    add_run_routes(*router, ctx);
-    add_schedule_routes(*router, ctx);
-    add_cluster_routes(*router, ctx);
-    if (ctx->opt.fault_injection) add_debug_routes(*router, ctx);
+    add_task_routes(routes, ctx);
+    add_run_routes(routes, ctx);
+    add_schedule_routes(routes, ctx);
+    add_cluster_routes(routes, ctx);
+    if (ctx->opt.fault_injection) add_debug_routes(routes, ctx);
   }
-  router->non_matched_request_handler(
+  routes.router().non_matched_request_handler(
       [ctx](const req_t& req) { return not_matched(req, ctx->opt); });
-  return router;
+  return std::make_unique<router_t>(std::move(routes.router()));
 }
 
 restinio::incoming_http_msg_limits_t message_limits(const server_options& opt) {

@@ -20,7 +20,7 @@ namespace {
 using json = nlohmann::json;
 using persistence::session;
 
-void add_definition_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_definition_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_put(R"(/v1/tasks/:name)", [ctx](req_t req, params_t p) {
     if (auto d = ctx->deny(req)) return *d;
     std::string name(p["name"]);
@@ -61,7 +61,7 @@ void add_definition_routes(router_t& r, const std::shared_ptr<route_context>& ct
   r.http_delete(R"(/v1/tasks/:name)", remove_route(ctx, "name", &persistence::task_repo::remove));
 }
 
-void add_submission_route(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_submission_route(route_table& r, const std::shared_ptr<route_context>& ctx) {
   r.http_post(R"(/v1/tasks/:name/runs)", [ctx](req_t req, params_t p) {
     if (auto d = ctx->deny(req)) return *d;
     if (auto d = ctx->refuse_when_draining(req)) return *d;
@@ -90,7 +90,7 @@ void add_submission_route(router_t& r, const std::shared_ptr<route_context>& ctx
 
 }  // namespace
 
-void add_task_routes(router_t& r, const std::shared_ptr<route_context>& ctx) {
+void add_task_routes(route_table& r, const std::shared_ptr<route_context>& ctx) {
   add_definition_routes(r, ctx);
   add_submission_route(r, ctx);
 }

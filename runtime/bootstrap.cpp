@@ -11,6 +11,7 @@
 #include "http/server.hpp"
 #include "persistence/db.hpp"
 #include "runtime/cluster_port.hpp"
+#include "runtime/node.hpp"
 #include "steps/http_step.hpp"
 
 namespace orch::runtime {
@@ -96,6 +97,7 @@ persistence::node_row describe_node(const config& cfg, const actors::engine_sett
   std::string roles;
   for (const auto& r : cfg.roles) roles += (roles.empty() ? "" : ",") + r;
   actors::global_metrics().node_info.Add({{"node", me.name}, {"roles", roles}}).Set(1);
+  actors::global_metrics().build_info.Add({{"version", version()}}).Set(1);
   return me;
 }
 
