@@ -20,8 +20,8 @@ caf::behavior api_actor(caf::stateful_actor<api_state>* self, std::string url, i
   register_as(self, api_executor_key(index));
   return {
       [=](api_call& call) {
-        static auto& handled = global_metrics().messages("api");
-        handled.Increment();
+        static const auto handled = global_metrics().handler("api", "api_call");
+        auto timed = handled.time();
         try {
           call.fn(*self->state.db);
         } catch (const std::exception& e) {

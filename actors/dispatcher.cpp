@@ -123,8 +123,8 @@ dispatcher_impl::behavior_type dispatcher(dispatcher_ptr self, engine_settings c
 
   return {
       [=](demand_atom, demand_msg& d) {
-        static auto& handled = global_metrics().messages("dispatcher");
-        handled.Increment();
+        static const auto handled = global_metrics().handler("dispatcher", "demand");
+        auto timed = handled.time();
         auto sender = caf::actor_cast<batch_sink_actor>(self->current_sender());
         // Remote pools reach the dispatcher only through this node's cluster
         // agent, which checks the peer; nothing from another node comes here.

@@ -1,5 +1,7 @@
 #include "actors/metrics.hpp"
 
+#include <utility>
+
 #include "actors/log.hpp"
 
 namespace orch::actors {
@@ -30,16 +32,27 @@ constexpr const char* error_codes[] = {"exit_status", "timeout",     "spawn_fail
 constexpr const char* restarting_actors[] = {"api_executor", "cluster",     "dispatcher",
                                              "health_probe", "recorder",    "scheduler",
                                              "submitter",    "worker_pool", "worker"};
-// The actors that count the messages they handle.
-constexpr const char* counting_actors[] = {"api",       "dispatcher", "recorder",   "scheduler",
-                                           "submitter", "worker",     "worker_pool"};
+// The handlers that count and time the messages they handle: actor, message.
+constexpr std::pair<const char*, const char*> timed_handlers[] = {
+    {"api", "api_call"},
+    {"dispatcher", "demand"},
+    {"recorder", "run_result"},
+    {"scheduler", "tick"},
+    {"submitter", "submit"},
+    {"worker", "run_assignment"},
+    {"worker_pool", "assignment_batch"}};
+
+// Handlers take microseconds, a worker's a whole step.
+prometheus::Histogram::BucketBoundaries handler_buckets() {
+  return {0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60};
+}
 
 void zero_initialise(metrics& m) {
   for (const char* s : finished_statuses) m.tasks_total.Add({{"status", s}});
   for (const char* s : step_statuses) m.steps_total.Add({{"status", s}});
   for (const char* c : error_codes) m.worker_errors.Add({{"code", c}});
   for (const char* a : restarting_actors) m.actor_restarts.Add({{"actor", a}});
-  for (const char* a : counting_actors) m.actor_messages.Add({{"actor", a}});
+  for (const auto& [actor, message] : timed_handlers) (void)m.handler(actor, message);
 }
 
 }  // namespace
@@ -119,6 +132,10 @@ metrics::metrics()
                          .Name("orchestrator_actor_messages_total")
                          .Help("Messages handled by an actor")
                          .Register(*registry)),
+      actor_processing(BuildHistogram()
+                           .Name("orchestrator_actor_processing_seconds")
+                           .Help("Time an actor's handler took, by actor and message")
+                           .Register(*registry)),
       stale_completions(BuildCounter()
                             .Name("orchestrator_stale_completions_total")
                             .Help("Completions rejected by the lease fence")
@@ -183,6 +200,11 @@ metrics::metrics()
                            .Register(*registry)
                            .Add({})) {
   zero_initialise(*this);
+}
+
+handler_metrics metrics::handler(const std::string& actor, const std::string& message) {
+  return {actor_messages.Add({{"actor", actor}}),
+          actor_processing.Add({{"actor", actor}, {"message", message}}, handler_buckets())};
 }
 
 prometheus::Histogram& metrics::http_request_duration(const std::string& route, int status) {

@@ -7,6 +7,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,6 +15,34 @@
 #include "domain/result.hpp"
 
 namespace orch::actors {
+
+/// Observes, when it ends, how long a message handler ran.
+class handling_timer {
+ public:
+  explicit handling_timer(prometheus::Histogram& h) : h_(h) {}
+  handling_timer(const handling_timer&) = delete;
+  handling_timer& operator=(const handling_timer&) = delete;
+  ~handling_timer() {
+    h_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+
+ private:
+  prometheus::Histogram& h_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+/// The metrics of one actor's handler of one message:
+/// orchestrator_actor_messages_total{actor} and
+/// orchestrator_actor_processing_seconds{actor,message}.
+struct handler_metrics {
+  prometheus::Counter& handled;
+  prometheus::Histogram& seconds;
+  /// Counts the message; the guard observes the handling time when it ends.
+  [[nodiscard]] handling_timer time() const {
+    handled.Increment();
+    return handling_timer(seconds);
+  }
+};
 
 /// Every metric of a node. Thread-safe: prometheus-cpp metrics are atomic.
 struct metrics {
@@ -35,6 +64,7 @@ struct metrics {
   prometheus::Family<prometheus::Counter>& actor_restarts;
   prometheus::Family<prometheus::Gauge>& actor_mailbox;
   prometheus::Family<prometheus::Counter>& actor_messages;
+  prometheus::Family<prometheus::Histogram>& actor_processing;
   prometheus::Counter& stale_completions;
   prometheus::Counter& leases_requeued;
   prometheus::Counter& runs_pruned;
@@ -60,10 +90,9 @@ struct metrics {
   prometheus::Counter& tasks(const std::string& status) {
     return tasks_total.Add({{"status", status}});
   }
-  /// orchestrator_actor_messages_total{actor}.
-  prometheus::Counter& messages(const std::string& actor) {
-    return actor_messages.Add({{"actor", actor}});
-  }
+  /// The metrics of `actor`'s handler of `message` (keep it in a static: the
+  /// lookup hashes and locks).
+  handler_metrics handler(const std::string& actor, const std::string& message);
   /// orchestrator_actor_mailbox_size{actor}.
   prometheus::Gauge& mailbox(const std::string& actor) {
     return actor_mailbox.Add({{"actor", actor}});

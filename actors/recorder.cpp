@@ -170,8 +170,8 @@ recorder_impl::behavior_type recorder(recorder_impl::stateful_pointer<recorder_s
 
   return {
       [=](run_result& r) {
-        static auto& handled = global_metrics().messages("recorder");
-        handled.Increment();
+        static const auto handled = global_metrics().handler("recorder", "run_result");
+        auto timed = handled.time();
         ++node->unrecorded;
         self->state.results.push_back(std::move(r));
         schedule();

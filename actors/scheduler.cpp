@@ -93,8 +93,8 @@ caf::behavior scheduler(caf::stateful_actor<scheduler_state>* self, engine_setti
 
   return {
       [=](tick_atom, unsigned long long gen) {
-        static auto& handled = global_metrics().messages("scheduler");
-        handled.Increment();
+        static const auto handled = global_metrics().handler("scheduler", "tick");
+        auto timed = handled.time();
         if (gen != self->state.generation) return;  // superseded by a wake
         arm(tick());
       },

@@ -35,8 +35,8 @@ submitter_impl::behavior_type submitter(submitter_impl::stateful_pointer<submitt
   register_as(self, submitter_key);
   return {
       [=](submit_call& call) {
-        static auto& handled = global_metrics().messages("submitter");
-        handled.Increment();
+        static const auto handled = global_metrics().handler("submitter", "submit");
+        auto timed = handled.time();
         auto& st = self->state;
         st.pending.push_back(std::move(call));
         // The flush goes behind every submission already in the mailbox, so all

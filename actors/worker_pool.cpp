@@ -33,8 +33,8 @@ worker_actor::behavior_type worker(worker_actor::stateful_pointer<worker_state> 
   self->state.executor = std::make_unique<run_executor>(cfg.max_log_lines, cfg.kill_grace);
   return {
       [=](run_assignment& a) {
-        static auto& handled = global_metrics().messages("worker");
-        handled.Increment();
+        static const auto handled = global_metrics().handler("worker", "run_assignment");
+        auto timed = handled.time();
         if (auto ms = stall_next_ms.exchange(0); ms > 0) {
           std::this_thread::sleep_for(millis(ms));
         }
@@ -263,8 +263,8 @@ pool_impl::behavior_type pool(pool_impl::stateful_pointer<pool_state> self, engi
   self->delayed_send(self, std::chrono::seconds(1), tick_atom::value);
   return {
       [=](assignment_batch& b) {
-        static auto& handled = global_metrics().messages("worker_pool");
-        handled.Increment();
+        static const auto handled = global_metrics().handler("worker_pool", "assignment_batch");
+        auto timed = handled.time();
         auto& s = self->state;
         s.ledger->received(b.runs.size());
         auto recorder = lookup<recorder_entry>(self->system());

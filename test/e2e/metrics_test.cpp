@@ -92,3 +92,29 @@ BOOST_AUTO_TEST_CASE(requests_are_timed_by_route_template_and_status_class) {
   BOOST_TEST(sum > 0);
   BOOST_TEST(sum < 30);
 }
+
+BOOST_AUTO_TEST_CASE(each_actor_handler_counts_and_times_its_messages) {
+  server srv({{"DATABASE_URL", fresh_database()}});
+  srv.start_ready();
+  auto c = srv.http();
+  const std::string worker_count =
+      "orchestrator_actor_processing_seconds_count{actor=\"worker\",message=\"run_assignment\"}";
+  // Exported at 0 before the first run.
+  BOOST_TEST(sample(c.get("/metrics").body, worker_count) == 0);
+  json task = {
+      {"steps", json::array({{{"name", "nap"}, {"exec", {{"command", {"/bin/sleep", "0.2"}}}}}})}};
+  BOOST_REQUIRE_EQUAL(c.put("/v1/tasks/nap", task).status, 201);
+  auto sub = c.post("/v1/tasks/nap/runs", json::object());
+  BOOST_REQUIRE_EQUAL(sub.status, 201);
+  BOOST_TEST(wait_terminal(c, sub.js()["id"].get<std::string>())["status"] == "succeeded");
+  auto m = c.get("/metrics").body;
+  BOOST_TEST(sample(m, worker_count) == 1, m);
+  // The worker's handler ran the step: at least its 0.2 s.
+  BOOST_TEST(sample(m,
+                    "orchestrator_actor_processing_seconds_sum{actor=\"worker\",message=\"run_"
+                    "assignment\"}") >= 0.2);
+  BOOST_TEST(sample(m,
+                    "orchestrator_actor_processing_seconds_count{actor=\"submitter\",message="
+                    "\"submit\"}") >= 1);
+  BOOST_TEST(sample(m, "orchestrator_actor_messages_total{actor=\"worker\"}") == 1);
+}
