@@ -82,6 +82,20 @@ targets_up() {
 }
 wait_for 90 targets_up || fail "Prometheus targets up: $(curl -sS "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/targets" | jq -c '[.data.activeTargets[] | {job: .labels.job, health, lastError}]')"
 
+# Prometheus loaded every rule file the stack mounts, and evaluates them
+# without errors (a rule whose query fails has health "err").
+want_alerts=$(cat "$ROOT"/ops/monitoring/alerting/rules/*.yml | grep -c '^ *- alert:')
+want_records=$(cat "$ROOT"/ops/monitoring/alerting/rules/*.yml | grep -c '^ *- record:')
+rules_loaded() {
+  local rules
+  rules=$(curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/rules") || return 1
+  [ "$(echo "$rules" | jq '[.data.groups[].rules[] | select(.type == "alerting")] | length')" -eq "$want_alerts" ] &&
+    [ "$(echo "$rules" | jq '[.data.groups[].rules[] | select(.type == "recording")] | length')" -eq "$want_records" ] &&
+    [ "$(echo "$rules" | jq '[.data.groups[].rules[] | select(.health != "ok")] | length')" -eq 0 ]
+}
+wait_for 60 rules_loaded || fail "Prometheus rules: want $want_alerts alerts and $want_records recording rules, all healthy: $(curl -sS "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/rules" | jq -c '[.data.groups[].rules[] | {name, type, health, lastError}]')"
+echo "Prometheus in the stack: $want_alerts alerting and $want_records recording rules loaded, all evaluating"
+
 # --- nginx spreads over every api replica --------------------------------------
 served=$(for _ in $(seq 60); do curl -fsS "$URL/health" | jq -r '.node'; done | sort | uniq -c)
 echo "health answers per api node through nginx:"$'\n'"$served"
