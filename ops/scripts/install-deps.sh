@@ -15,6 +15,7 @@ TEST_PACKAGES=(
   git curl jq postgresql postgresql-contrib redis-server
   python3 python3-croniter wrk procps iproute2 shellcheck yamllint
   prometheus prometheus-alertmanager python3-yaml
+  prometheus-postgres-exporter prometheus-redis-exporter prometheus-node-exporter
 )
 case "${1:-}" in
   --build-only) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
@@ -54,11 +55,13 @@ $SUDO apt-get update -qq || { sleep 5; $SUDO apt-get update -qq; }
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The Debian postgresql package may start a cluster on port 5432; nothing here
 # uses it, and tests start their own servers.
-# prometheus and prometheus-alertmanager start and enable their services
-# (ports 9090, 9093 and 9094) when installed; the tests run their own on free
-# loopback ports and the stacks in containers, so the ones installed here are
-# stopped and disabled. A service that was installed before is left alone.
-for svc in prometheus prometheus-alertmanager; do
+# prometheus, prometheus-alertmanager and the exporters start and enable
+# their services (ports 9090, 9093, 9094, 9187, 9121 and 9100) when
+# installed; the tests run their own on free loopback ports and the stacks in
+# containers, so the ones installed here are stopped and disabled. A service
+# that was installed before is left alone.
+for svc in prometheus prometheus-alertmanager prometheus-postgres-exporter \
+  prometheus-redis-exporter prometheus-node-exporter; do
   case " ${missing[*]} " in *" $svc "*) ;; *) continue ;; esac
   if [ -d /run/systemd/system ]; then
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
