@@ -24,9 +24,9 @@ prometheus::Histogram::BucketBoundaries request_buckets() {
 // and absence-based alerts see a fresh node; the rest appear when first used.
 constexpr const char* finished_statuses[] = {"succeeded", "failed", "cancelled", "retrying"};
 constexpr const char* step_statuses[] = {"succeeded", "failed", "cancelled"};
-constexpr const char* error_codes[] = {"exit_status", "timeout",     "spawn_failed",
-                                       "http_error",  "http_status", "response_too_large",
-                                       "cancelled",   "lease_lost"};
+constexpr const char* error_codes[] = {"exit_status", "timeout",        "spawn_failed",
+                                       "http_error",  "http_status",    "response_too_large",
+                                       "cancelled",   "worker_crashed", "invalid_task"};
 // Children of the supervision trees (runtime/supervision_tree.cpp), and the
 // workers their pools replace.
 constexpr const char* restarting_actors[] = {"api_executor", "cluster",     "dispatcher",
@@ -42,7 +42,7 @@ constexpr std::pair<const char*, const char*> timed_handlers[] = {
     {"worker", "run_assignment"},
     {"worker_pool", "assignment_batch"}};
 
-// Handlers take microseconds, a worker's a whole step.
+// Handlers take microseconds, a worker's a whole run attempt.
 prometheus::Histogram::BucketBoundaries handler_buckets() {
   return {0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60};
 }
@@ -157,7 +157,7 @@ metrics::metrics()
                         .Register(*registry)),
       http_duration(BuildHistogram()
                         .Name("orchestrator_http_request_duration_seconds")
-                        .Help("Time from a request's arrival to its response, by route "
+                        .Help("Time from a request read in full to its response, by route "
                               "template and status class")
                         .Register(*registry)),
       db_errors(BuildCounter()

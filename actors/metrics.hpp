@@ -19,6 +19,7 @@ namespace orch::actors {
 /// Observes, when it ends, how long a message handler ran.
 class handling_timer {
  public:
+  /// Starts timing; the time goes to `h`.
   explicit handling_timer(prometheus::Histogram& h) : h_(h) {}
   handling_timer(const handling_timer&) = delete;
   handling_timer& operator=(const handling_timer&) = delete;
@@ -35,8 +36,8 @@ class handling_timer {
 /// orchestrator_actor_messages_total{actor} and
 /// orchestrator_actor_processing_seconds{actor,message}.
 struct handler_metrics {
-  prometheus::Counter& handled;
-  prometheus::Histogram& seconds;
+  prometheus::Counter& handled;    ///< orchestrator_actor_messages_total{actor}
+  prometheus::Histogram& seconds;  ///< orchestrator_actor_processing_seconds{actor,message}
   /// Counts the message; the guard observes the handling time when it ends.
   [[nodiscard]] handling_timer time() const {
     handled.Increment();

@@ -13,7 +13,7 @@ namespace orch::http {
 struct request_data {
   std::string request_id;  ///< sent back as X-Request-Id, and named in logs
   std::string route;       ///< the matched route's template; empty before routing
-  /// When the request was read (the data is made with the request).
+  /// When the request was read in full (RESTinio makes the data then).
   std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
 };
 
@@ -36,18 +36,22 @@ using params_t = restinio::router::route_params_t;
 /// label such as the path.
 class route_table {
  public:
+  /// Adds `h` for GET on `path` (RESTinio's express syntax, `:id` and all).
   template <class Handler>
   void http_get(std::string path, Handler h) {
     add(restinio::http_method_get(), std::move(path), std::move(h));
   }
+  /// Adds `h` for POST on `path`.
   template <class Handler>
   void http_post(std::string path, Handler h) {
     add(restinio::http_method_post(), std::move(path), std::move(h));
   }
+  /// Adds `h` for PUT on `path`.
   template <class Handler>
   void http_put(std::string path, Handler h) {
     add(restinio::http_method_put(), std::move(path), std::move(h));
   }
+  /// Adds `h` for DELETE on `path`.
   template <class Handler>
   void http_delete(std::string path, Handler h) {
     add(restinio::http_method_delete(), std::move(path), std::move(h));

@@ -1,5 +1,6 @@
 #include "runtime/cluster.hpp"
 
+#include <algorithm>
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
@@ -8,6 +9,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_behavior.hpp>
 #include <caf/typed_event_based_actor.hpp>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -35,13 +37,17 @@ using judge_atom = caf::atom_constant<caf::atom("judge")>;
 // The protocol plus the timers the agent sends itself: discovery, and the
 // judgement of lost peers.
 using agent_impl =
-    cluster_agent_actor::extend<caf::reacts_to<tick_atom>, caf::reacts_to<judge_atom, std::string>>;
+    cluster_agent_actor::extend<caf::reacts_to<tick_atom>,
+                                caf::reacts_to<judge_atom, std::string, std::uint64_t>>;
 
 // A lost peer is asked after again this often while it looks alive.
 constexpr auto judge_every = std::chrono::milliseconds(100);
 // A node writes its heartbeat row every 1 to 1.5 s (its probe runs every half
 // second): 2.5 s without one means its process or its link to PostgreSQL stopped.
 constexpr millis heartbeat_silence{2500};
+// A lost peer is judged for NODE_TIMEOUT, and at least long enough for a
+// frozen one's row to go silent.
+constexpr millis least_judgement = heartbeat_silence + millis(1000);
 
 struct agent_state {
   std::unique_ptr<persistence::session> db;
@@ -144,17 +150,18 @@ void declare_down(agent_ptr self, const peer_info& info, const std::string& reas
 
 // Declares the suspect `name` down once the database says it is dead (its
 // session ended or its heartbeat went silent); while it looks alive, asks
-// again, for up to NODE_TIMEOUT, after which it was cut off from this node
-// only. Rejoining ends the judgement.
-void judge(agent_ptr self, const std::string& name) {
+// again, for NODE_TIMEOUT (at least `least_judgement`), after which it was
+// cut off from this node only. Rejoining, or a later loss of the same peer
+// (a new `generation`), ends this judgement.
+void judge(agent_ptr self, const std::string& name, std::uint64_t generation) {
   auto& st = self->state;
-  const auto* s = st.router->find_suspect(name);
+  const auto* s = st.router->find_suspect(name, generation);
   if (!s) return;
   auto seen = persistence::node_repo::presence_of(*st.db, s->info.name, s->info.incarnation,
-                                                  std::min(heartbeat_silence, st.node_timeout));
+                                                  heartbeat_silence);
   std::optional<persistence::presence> known;
   if (db_ok(seen, "cluster.presence", "cluster")) known = *seen;
-  auto v = st.router->judge_suspect(name, known, now_ms());
+  auto v = st.router->judge_suspect(name, generation, known, now_ms());
   switch (v.kind) {
     case suspect_verdict::none:
       return;
@@ -162,13 +169,18 @@ void judge(agent_ptr self, const std::string& name) {
       declare_down(self, v.who.info, v.who.reason);
       return;
     case suspect_verdict::wait:
-      self->delayed_send(self, judge_every, judge_atom::value, name);
+      self->delayed_send(self, judge_every, judge_atom::value, name, generation);
       return;
     case suspect_verdict::alive:
       global_metrics().peers_cut_off.Increment();
       log_warning("cluster", "lost " + name + " (" + v.who.reason +
                                  ") but it lives: it holds its database session and writes its "
                                  "heartbeat. Cut off from this node only; its runs stay with it");
+      return;
+    case suspect_verdict::unknown:
+      log_warning("cluster", "lost " + name + " (" + v.who.reason +
+                                 "), and the database did not answer whether it lives: its "
+                                 "heartbeat row and its leases will tell");
       return;
   }
 }
@@ -194,9 +206,10 @@ void lose_peer(agent_ptr self, actors::node_state& node, stall_watch& watch, con
       return;
     case peer_loss::node_down: {
       auto name = loss->info.name;
-      st.router->suspect_peer(std::move(loss->info), caf::to_string(reason),
-                              now_ms() + st.node_timeout);
-      judge(self, name);
+      auto generation =
+          st.router->suspect_peer(std::move(loss->info), caf::to_string(reason),
+                                  now_ms() + std::max(st.node_timeout, least_judgement));
+      judge(self, name, generation);
       return;
     }
   }
@@ -388,9 +401,9 @@ agent_impl::behavior_type agent(agent_ptr self, cluster_config cfg, engine_setti
         log_info("cluster", drain.name + " is draining");
         if (drain.rerouted) greet_pool(self);
       },
-      [=](judge_atom, const std::string& name) {
+      [=](judge_atom, const std::string& name, std::uint64_t generation) {
         if (!local()) return refuse_message(self->current_sender());
-        judge(self, name);
+        judge(self, name, generation);
       },
       [=](tick_atom) {
         if (!local()) return refuse_message(self->current_sender());

@@ -121,29 +121,35 @@ std::optional<peer_loss> cluster_router::lose_peer(const peer_id& id, bool conne
   return loss;
 }
 
-void cluster_router::suspect_peer(actors::peer_info info, std::string reason, sys_ms until) {
+std::uint64_t cluster_router::suspect_peer(actors::peer_info info, std::string reason,
+                                           sys_ms until) {
   auto name = info.name;
-  suspects_[name] = suspect{std::move(info), std::move(reason), until};
+  auto generation = ++judgements_;
+  suspects_[name] = suspect{std::move(info), std::move(reason), until, generation, false};
+  return generation;
 }
 
-const suspect* cluster_router::find_suspect(const std::string& name) const {
+const suspect* cluster_router::find_suspect(const std::string& name,
+                                            std::uint64_t generation) const {
   auto it = suspects_.find(name);
-  return it == suspects_.end() ? nullptr : &it->second;
+  return it == suspects_.end() || it->second.generation != generation ? nullptr : &it->second;
 }
 
-suspect_verdict cluster_router::judge_suspect(const std::string& name,
+suspect_verdict cluster_router::judge_suspect(const std::string& name, std::uint64_t generation,
                                               const std::optional<persistence::presence>& seen,
                                               sys_ms now) {
   auto it = suspects_.find(name);
-  if (it == suspects_.end()) return {};
+  if (it == suspects_.end() || it->second.generation != generation) return {};
+  auto& s = it->second;
+  if (seen) s.answered = true;
   suspect_verdict v;
   if (seen && (!seen->session_open || !seen->beating))
     v.kind = suspect_verdict::down;
-  else if (now >= it->second.until)
-    v.kind = suspect_verdict::alive;
+  else if (now < s.until)
+    return {suspect_verdict::wait, s};
   else
-    return {suspect_verdict::wait, it->second};
-  v.who = std::move(it->second);
+    v.kind = s.answered ? suspect_verdict::alive : suspect_verdict::unknown;
+  v.who = std::move(s);
   suspects_.erase(it);
   return v;
 }

@@ -4,6 +4,7 @@
 /// which endpoints to join, and what losing a peer means. The agent
 /// (runtime/cluster.cpp) asks it, then does the sending and the database work.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -81,17 +82,20 @@ struct peer_loss {
 /// node. Which one, the database says (persistence::node_repo::presence_of).
 struct suspect {
   actors::peer_info info;
-  std::string reason;  ///< why the connection ended, for the log
-  sys_ms until{};      ///< still alive then: a partition, not a death
+  std::string reason;            ///< why the connection ended, for the log
+  sys_ms until{};                ///< still alive then: a partition, not a death
+  std::uint64_t generation = 0;  ///< which loss of the peer this judgement is for
+  bool answered = false;         ///< the database answered at least once
 };
 
 /// The judgement of a suspect.
 struct suspect_verdict {
   enum kind_t {
-    none,  ///< no such suspect (judged already, or it rejoined)
-    down,  ///< its database session ended or its heartbeat went silent: declare it down
-    wait,  ///< it looks alive (or the database did not answer): ask again shortly
-    alive  ///< alive all along: cut off from this node only; its runs stay with it
+    none,    ///< no such suspect (judged already, or it rejoined)
+    down,    ///< its database session ended or its heartbeat went silent: declare it down
+    wait,    ///< it looks alive (or the database did not answer): ask again shortly
+    alive,   ///< alive all along: cut off from this node only; its runs stay with it
+    unknown  ///< the database never answered: left to the heartbeat rows and leases
   } kind = none;
   suspect who;
 };
@@ -142,16 +146,18 @@ class cluster_router {
   /// stopping); `stalled`: this process was stopped lately.
   std::optional<peer_loss> lose_peer(const peer_id& id, bool connection_lost, bool stalled);
 
-  /// Holds a peer lost with `peer_loss::node_down` for judgement until `until`.
-  void suspect_peer(actors::peer_info info, std::string reason, sys_ms until);
-  /// The suspect named `name`, if one is held.
-  const suspect* find_suspect(const std::string& name) const;
-  /// Judges the suspect `name` by `seen` (nullopt: the database could not be
-  /// asked) at `now`; a verdict other than `wait` forgets it. A dead node is
-  /// declared down only on the database's word: a node cut off from this one
-  /// but alive keeps its leases, so one partitioned node cannot release the
-  /// runs of the whole cluster.
-  suspect_verdict judge_suspect(const std::string& name,
+  /// Holds a peer lost with `peer_loss::node_down` for judgement until
+  /// `until`; returns the judgement's generation (a later loss of the same
+  /// peer starts a new one, and the old one's timers find nothing).
+  std::uint64_t suspect_peer(actors::peer_info info, std::string reason, sys_ms until);
+  /// The suspect named `name` in its judgement `generation`, if one is held.
+  const suspect* find_suspect(const std::string& name, std::uint64_t generation) const;
+  /// Judges the suspect `name` (judgement `generation`) by `seen` (nullopt:
+  /// the database could not be asked) at `now`; a verdict other than `wait`
+  /// forgets it. A dead node is declared down only on the database's word: a
+  /// node cut off from this one but alive keeps its leases, so one
+  /// partitioned node cannot release the runs of the whole cluster.
+  suspect_verdict judge_suspect(const std::string& name, std::uint64_t generation,
                                 const std::optional<persistence::presence>& seen, sys_ms now);
 
   /// Routes a pool's demand for runs from `from` for the pool `owner`.
@@ -189,6 +195,7 @@ class cluster_router {
   std::map<peer_id, peer_entry> peers_;
   std::map<peer_id, pending_join> pending_;
   std::map<std::string, suspect> suspects_;      // by node name
+  std::uint64_t judgements_ = 0;                 // generations handed out
   std::set<std::string> connecting_;             // endpoints with a join in flight
   std::map<std::string, sys_ms> refused_until_;  // endpoints that failed the handshake
   std::map<std::string, peer_id> route_;         // local pool owner -> dispatcher peer

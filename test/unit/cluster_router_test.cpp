@@ -243,47 +243,69 @@ BOOST_AUTO_TEST_CASE(a_suspect_whose_session_ended_or_heartbeat_stopped_is_down)
   for (auto seen : {persistence::presence{false, true}, persistence::presence{true, false},
                     persistence::presence{false, false}}) {
     auto r = with_peers({});
-    r.suspect_peer(info("b"), "remote_link_unreachable", t0 + 10s);
-    auto v = r.judge_suspect("b", seen, t0);
+    auto g = r.suspect_peer(info("b"), "remote_link_unreachable", t0 + 10s);
+    auto v = r.judge_suspect("b", g, seen, t0);
     BOOST_TEST((v.kind == suspect_verdict::down));
     BOOST_TEST(v.who.info.name == "b");
     BOOST_TEST(v.who.reason == "remote_link_unreachable");
-    BOOST_TEST(!r.find_suspect("b"), "judged once");
-    BOOST_TEST((r.judge_suspect("b", seen, t0).kind == suspect_verdict::none));
+    BOOST_TEST(!r.find_suspect("b", g), "judged once");
+    BOOST_TEST((r.judge_suspect("b", g, seen, t0).kind == suspect_verdict::none));
   }
 }
 
 BOOST_AUTO_TEST_CASE(a_suspect_that_looks_alive_is_asked_again_until_its_time_is_up) {
   auto r = with_peers({});
-  r.suspect_peer(info("b"), "x", t0 + 10s);
+  auto g = r.suspect_peer(info("b"), "x", t0 + 10s);
   persistence::presence alive{true, true};
-  BOOST_TEST((r.judge_suspect("b", alive, t0).kind == suspect_verdict::wait));
-  BOOST_TEST((r.judge_suspect("b", std::nullopt, t0 + 5s).kind == suspect_verdict::wait),
+  BOOST_TEST((r.judge_suspect("b", g, alive, t0).kind == suspect_verdict::wait));
+  BOOST_TEST((r.judge_suspect("b", g, std::nullopt, t0 + 5s).kind == suspect_verdict::wait),
              "no answer from the database is no verdict");
-  BOOST_REQUIRE(r.find_suspect("b"));
-  auto v = r.judge_suspect("b", alive, t0 + 10s);
-  BOOST_TEST((v.kind == suspect_verdict::alive));
-  BOOST_TEST(!r.find_suspect("b"));
+  BOOST_REQUIRE(r.find_suspect("b", g));
+  auto v = r.judge_suspect("b", g, std::nullopt, t0 + 10s);
+  BOOST_TEST((v.kind == suspect_verdict::alive), "the database said alive once");
+  BOOST_TEST(!r.find_suspect("b", g));
+}
+
+BOOST_AUTO_TEST_CASE(a_suspect_the_database_never_spoke_of_is_unknown_not_alive) {
+  auto r = with_peers({});
+  auto g = r.suspect_peer(info("b"), "x", t0 + 10s);
+  BOOST_TEST((r.judge_suspect("b", g, std::nullopt, t0).kind == suspect_verdict::wait));
+  BOOST_TEST((r.judge_suspect("b", g, std::nullopt, t0 + 10s).kind == suspect_verdict::unknown));
+  BOOST_TEST(!r.find_suspect("b", g));
 }
 
 BOOST_AUTO_TEST_CASE(a_suspect_dying_while_judged_is_down) {
   auto r = with_peers({});
-  r.suspect_peer(info("b"), "x", t0 + 10s);
-  BOOST_TEST(
-      (r.judge_suspect("b", persistence::presence{true, true}, t0).kind == suspect_verdict::wait));
-  BOOST_TEST((r.judge_suspect("b", persistence::presence{false, true}, t0 + 100ms).kind ==
+  auto g = r.suspect_peer(info("b"), "x", t0 + 10s);
+  BOOST_TEST((r.judge_suspect("b", g, persistence::presence{true, true}, t0).kind ==
+              suspect_verdict::wait));
+  BOOST_TEST((r.judge_suspect("b", g, persistence::presence{false, true}, t0 + 100ms).kind ==
               suspect_verdict::down));
+}
+
+BOOST_AUTO_TEST_CASE(a_later_loss_of_the_same_peer_starts_a_judgement_the_old_one_cannot_touch) {
+  auto r = with_peers({});
+  auto first = r.suspect_peer(info("b"), "x", t0 + 10s);
+  r.add_peer("b#2", info("b"));
+  auto second = r.suspect_peer(info("b"), "y", t0 + 20s);
+  BOOST_TEST(first != second);
+  BOOST_TEST(!r.find_suspect("b", first));
+  BOOST_TEST((r.judge_suspect("b", first, persistence::presence{false, false}, t0).kind ==
+              suspect_verdict::none),
+             "the first judgement's timer finds nothing");
+  BOOST_REQUIRE(r.find_suspect("b", second));
+  BOOST_TEST(r.find_suspect("b", second)->reason == "y");
 }
 
 BOOST_AUTO_TEST_CASE(a_suspect_rejoining_is_no_longer_judged_but_a_new_incarnation_is_no_alibi) {
   auto r = with_peers({});
-  r.suspect_peer(info("b", {"dispatcher"}, "inc-1"), "x", t0 + 10s);
+  auto g = r.suspect_peer(info("b", {"dispatcher"}, "inc-1"), "x", t0 + 10s);
   r.add_peer("b#9", info("b", {"dispatcher"}, "inc-2"));
-  BOOST_REQUIRE(r.find_suspect("b"));
-  BOOST_TEST(r.find_suspect("b")->info.incarnation == "inc-1");
+  BOOST_REQUIRE(r.find_suspect("b", g));
+  BOOST_TEST(r.find_suspect("b", g)->info.incarnation == "inc-1");
   r.add_peer("b#2", info("b", {"dispatcher"}, "inc-1"));
-  BOOST_TEST(!r.find_suspect("b"));
-  BOOST_TEST((r.judge_suspect("b", persistence::presence{false, false}, t0).kind ==
+  BOOST_TEST(!r.find_suspect("b", g));
+  BOOST_TEST((r.judge_suspect("b", g, persistence::presence{false, false}, t0).kind ==
               suspect_verdict::none));
 }
 
